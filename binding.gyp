@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "nsvirt_native",
+      "sources": ["native/addon.cc", "native/lock.cc"],
+      "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}
