@@ -38,6 +38,9 @@ const MAX_ENTITY_EXPANSION = 1024 * 1024;
 
 const DOC = '(domain_definition)';
 
+/** Characters XML 1.0 does not allow anywhere in a document. */
+const INVALID_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
 const parseError = (line: number, msg: string): VirError =>
   new VirError('VIR_ERR_XML_DETAIL', `${DOC}:${line}: ${msg}`);
 
@@ -111,7 +114,7 @@ class EntityDecoder {
     return raw.replace(/&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (_all, ref: string) => {
       if (ref.startsWith('#')) {
         const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-        if (!Number.isFinite(code) || code > 0x10ffff || code === 0) {
+        if (!Number.isFinite(code) || code > 0x10ffff || INVALID_XML_CHAR.test(String.fromCodePoint(code))) {
           throw parseError(1, `xmlParseCharRef: invalid xmlChar value ${code}`);
         }
         return String.fromCodePoint(code);
@@ -207,6 +210,10 @@ export function parseXmlTree(input: string | Uint8Array): XmlElement {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   text = text.replace(/\r\n?/g, '\n');
   if (text.trim() === '') throw parseError(1, 'Document is empty');
+  const bad = INVALID_XML_CHAR.exec(text);
+  if (bad) {
+    throw parseError(lineOf(text, bad.index), `PCDATA invalid Char value ${bad[0].codePointAt(0)}`);
+  }
 
   const verdict = XMLValidator.validate(text, { allowBooleanAttributes: false });
   if (verdict !== true) {
@@ -215,7 +222,13 @@ export function parseXmlTree(input: string | Uint8Array): XmlElement {
   }
 
   const decoder = new EntityDecoder({ ...PREDEFINED, ...readInternalEntities(text) }, text);
-  const top = fxp.parse(text) as FxpNode[];
+  let top: FxpNode[];
+  try {
+    top = fxp.parse(text) as FxpNode[];
+  } catch (e) {
+    // fast-xml-parser's own limits (e.g. nesting depth) surface as plain Errors.
+    throw parseError(1, e instanceof Error ? e.message : String(e));
+  }
   const rootNode = top.find((n) => !('#comment' in n) && !('#text' in n) && !Object.keys(n)[0]?.startsWith('!'));
   if (!rootNode) throw parseError(1, "Start tag expected, '<' not found");
   return convert(rootNode, undefined, decoder, 0);

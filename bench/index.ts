@@ -1,0 +1,4 @@
+/** `npm run bench`: every benchmark, one table each. */
+import { runXmlBench } from './xml.js';
+
+runXmlBench();
