@@ -15,6 +15,10 @@ import { normalise } from './support/compare.js';
 
 const UNESCAPED_IN_LIBVIRT = new Set(['special-chars', 'special-chars-more', 'ns-value-escaping']);
 const only = process.env.ORACLE_ONLY;
+// libvirt prints an empty <lxc:namespace></lxc:namespace> pair for all-'none'
+// entries; parsing that back drops the element (in libvirt too), so this
+// output is not a fixed point.
+const NOT_A_FIXED_POINT = new Set(['ns-type-none']);
 
 describe.skipIf(!haveOracle())('libvirt oracle corpus', () => {
   if (!haveOracle()) {
@@ -39,7 +43,7 @@ describe.skipIf(!haveOracle())('libvirt oracle corpus', () => {
       };
       expect(normalise(actual, opts)).toBe(normalise(expected, opts));
       // Formatting is a fixed point: the output parses back to the same text.
-      expect(formatDomainXML(parseDomainXML(actual, ctx), { inactive: true })).toBe(actual);
+      if (!NOT_A_FIXED_POINT.has(c.name)) expect(formatDomainXML(parseDomainXML(actual, ctx), { inactive: true })).toBe(actual);
     });
   }
 

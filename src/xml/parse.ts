@@ -1,12 +1,12 @@
 /** Domain XML text to DomainDef: libvirt's parse, post-parse and validate phases. */
-import { VirError, internalError, unsupported, xmlError } from './errors.js';
+import { internalError, unsupported, xmlError } from './errors.js';
 import { defaultContext, type ParseContext } from './context.js';
 import { attr, parseXmlTree, type XmlElement } from './tree.js';
 import type { DomainDef, SectionHooks } from './model.js';
-import { parseGeneral } from './sections/general.js';
+import { parseGeneral, validateNameForDefine } from './sections/general.js';
 import { parseMemoryPart, hooks as memoryHooks } from './sections/memory.js';
 import { parseCpuPart, hooks as cpuHooks } from './sections/cpu.js';
-import { parseOsPart, hooks as osHooks } from './sections/os.js';
+import { checkCapabilities, checkInitPresent, parseOsPart, hooks as osHooks } from './sections/os.js';
 import { parseFeaturesPart, hooks as featuresHooks } from './sections/features.js';
 import { parseSecurityPart, hooks as securityHooks } from './sections/security.js';
 import { parseDevices, hooks as deviceHooks } from './sections/devices/index.js';
@@ -42,12 +42,11 @@ export function parseDomainTree(root: XmlElement, ctx: ParseContext = defaultCon
     devices: parseDevices(visible, ctx),
   };
   const type = attr(root, 'type');
-  if (type !== 'lxc') {
-    throw new VirError(
-      'VIR_ERR_INVALID_ARG',
-      `could not find capabilities for ostype=exe arch=${def.os.arch} domaintype=${type} `,
-    );
-  }
+  // The driver's post-parse step runs first, then the common one that starts with the init check.
+  checkCapabilities(type ?? '', def.os, ctx);
+  checkInitPresent(def.os);
+  // libvirt checks the name last (end of post-parse, then on define); done here so every parse path gets it.
+  validateNameForDefine(def.name);
   for (const h of HOOKS) h.postParse?.(def, ctx);
   for (const h of HOOKS) h.validate?.(def, ctx);
   return def;

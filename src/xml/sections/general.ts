@@ -1,7 +1,7 @@
 /** Identity and descriptive elements: name, uuid, genid, title, description, metadata. */
 import { VirError, internalError, xmlError } from '../errors.js';
 import type { ParseContext } from '../context.js';
-import { attr, child, childText, elements, isElement, textOf, type XmlElement } from '../tree.js';
+import { child, childText, elements, isElement, textOf, type XmlElement } from '../tree.js';
 import { add, type Builder } from '../writer.js';
 
 /** A foreign-namespace element kept verbatim under `<metadata>`. */
@@ -16,35 +16,21 @@ export interface GeneralPart {
   id?: number;
   name: string;
   uuid: string;
-  genid?: { value?: string };
+  /** VM generation ID (stored only). */
+  genid?: string;
   title?: string;
   description?: string;
   /** undefined: no <metadata>; []: an empty one. */
   metadata?: RawElement[];
 }
 
-const UUID_HEX = /^[0-9a-fA-F]{32}$/;
+/** 16 hex pairs, each optionally preceded by dashes or spaces, with blanks around the whole. */
+const UUID_SHAPE = /^[\t\n\v\f\r ]*(?:[- ]*[0-9a-fA-F]{2}){16}[\t\n\v\f\r ]*$/;
 
-/** virUUIDParse: 32 hex digits, dashes anywhere between byte pairs, surrounding blanks allowed. */
+/** virUUIDParse: the canonical lower-case 8-4-4-4-12 form, or undefined when malformed. */
 export function parseUUID(raw: string): string | undefined {
-  const trimmed = raw.trim();
-  const hex: string[] = [];
-  let i = 0;
-  while (i < trimmed.length) {
-    if (trimmed[i] === '-') {
-      i++;
-      continue;
-    }
-    const pair = trimmed.slice(i, i + 2);
-    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return undefined;
-    hex.push(pair);
-    i += 2;
-    if (hex.length === 16) break;
-  }
-  if (hex.length !== 16 || trimmed.slice(i).trim() !== '') return undefined;
-  const s = hex.join('').toLowerCase();
-  if (!UUID_HEX.test(s)) return undefined;
-  return formatUUID(s);
+  if (!UUID_SHAPE.test(raw)) return undefined;
+  return formatUUID(raw.replace(/[^0-9a-fA-F]/g, '').toLowerCase());
 }
 
 const formatUUID = (hex32: string): string =>
@@ -82,35 +68,51 @@ function toRaw(el: XmlElement, inherited: ReadonlyArray<readonly [string, string
   return { name: el.name, attrs, children };
 }
 
+/** string(./uuid[1]) as a canonical UUID; undefined when absent or empty (libvirt then generates one). */
+export function readDomainUUID(root: XmlElement): string | undefined {
+  const text = childText(root, 'uuid');
+  if (text === undefined || text === '') return undefined;
+  const uuid = parseUUID(text);
+  if (uuid === undefined) throw internalError('malformed uuid element');
+  return uuid;
+}
+
+/** A single <genid>: its UUID, or a generated one when it is empty. */
+function parseGenid(root: XmlElement, ctx: ParseContext): string | undefined {
+  const genids = elements(root, 'genid');
+  if (genids.length === 0) return undefined;
+  if (genids.length > 1) throw xmlError("element 'genid' can only appear once");
+  const text = textOf(genids[0]!);
+  if (text === '') return generateUUID(ctx);
+  const genid = parseUUID(text);
+  if (genid === undefined) throw internalError('malformed genid element');
+  return genid;
+}
+
+/**
+ * libvirt keeps the element children of <metadata> that are in a
+ * namespace, and of those only the first per namespace URI.
+ */
+function parseMetadata(metadata: XmlElement): RawElement[] {
+  const seen = new Set<string>();
+  const kept: RawElement[] = [];
+  for (const el of elements(metadata)) {
+    if (el.ns === '' || seen.has(el.ns)) continue;
+    seen.add(el.ns);
+    kept.push(toRaw(el, []));
+  }
+  return kept;
+}
+
 export function parseGeneral(root: XmlElement, ctx: ParseContext): GeneralPart {
   const nameEl = child(root, 'name');
   const name = nameEl === undefined ? '' : textOf(nameEl);
   if (name === '') throw new VirError('VIR_ERR_NO_NAME', '');
+  // A live id in an input definition is ignored, as libvirt does on define.
+  const part: GeneralPart = { name, uuid: readDomainUUID(root) ?? generateUUID(ctx) };
 
-  const uuidText = childText(root, 'uuid');
-  let uuid: string;
-  if (uuidText === undefined || uuidText === '') {
-    uuid = generateUUID(ctx);
-  } else {
-    const parsed = parseUUID(uuidText);
-    if (parsed === undefined) throw internalError('malformed uuid element');
-    uuid = parsed;
-  }
-
-  const part: GeneralPart = { name, uuid };
-  const idAttr = attr(root, 'id');
-  void idAttr; // a live id in an input definition is ignored, as libvirt does on define
-
-  const genid = child(root, 'genid');
-  if (genid) {
-    const text = textOf(genid).trim();
-    if (text === '') part.genid = {};
-    else {
-      const parsed = parseUUID(text);
-      if (parsed === undefined) throw xmlError('malformed genid element');
-      part.genid = { value: parsed };
-    }
-  }
+  const genid = parseGenid(root, ctx);
+  if (genid !== undefined) part.genid = genid;
 
   const title = childText(root, 'title');
   if (title !== undefined) {
@@ -121,12 +123,7 @@ export function parseGeneral(root: XmlElement, ctx: ParseContext): GeneralPart {
   if (description !== undefined && description !== '') part.description = description;
 
   const metadata = child(root, 'metadata');
-  if (metadata) {
-    // libvirt keeps only namespaced element children of <metadata>.
-    part.metadata = elements(metadata)
-      .filter((e) => e.ns !== '')
-      .map((e) => toRaw(e, []));
-  }
+  if (metadata) part.metadata = parseMetadata(metadata);
   return part;
 }
 
@@ -148,7 +145,7 @@ function addRaw(parent: Builder, raw: RawElement): void {
 export function formatGeneral(b: Builder, def: GeneralPart): void {
   add(b, 'name', {}, def.name);
   add(b, 'uuid', {}, def.uuid);
-  if (def.genid) add(b, 'genid', {}, def.genid.value);
+  if (def.genid !== undefined) add(b, 'genid', {}, def.genid);
   if (def.title !== undefined) add(b, 'title', {}, def.title);
   if (def.description !== undefined) add(b, 'description', {}, def.description);
   if (def.metadata !== undefined) {

@@ -4,10 +4,10 @@ import type { ParseContext } from '../../context.js';
 import { elements, childText, type XmlElement } from '../../tree.js';
 import { add, type Builder } from '../../writer.js';
 import { DEVICE_ORDER, type DeviceFormatter, type DeviceKind } from './kinds.js';
-import { parseStorageDevices, storageFormatters, type StorageDevices } from './storage.js';
-import { parseNetDevices, netFormatters, type NetDevices } from './net.js';
+import { parseStorageDevices, storageFormatters, storageHooks, type StorageDevices } from './storage.js';
+import { parseNetDevices, netFormatters, netHooks, type NetDevices } from './net.js';
 import { parseCharDevices, charFormatters, type CharDevices } from './chardev.js';
-import { parseOtherDevices, otherFormatters, type OtherDevices } from './other.js';
+import { parseOtherDevices, otherFormatters, otherHooks, type OtherDevices } from './other.js';
 
 export interface DevicesDef extends StorageDevices, NetDevices, CharDevices, OtherDevices {
   /** Supervisor path as written or defaulted; nsvirt always runs its own. */
@@ -41,4 +41,10 @@ export function formatDevices(b: Builder, devices: DevicesDef): void {
   for (const kind of DEVICE_ORDER) FORMATTERS[kind]?.(el, devices);
 }
 
-export const hooks: SectionHooks = {};
+/** Each device module's hooks, run in this order (storage first: its implicit controllers precede virtio-serial). */
+const DEVICE_HOOKS: readonly SectionHooks[] = [storageHooks, netHooks, otherHooks];
+
+export const hooks: SectionHooks = {
+  postParse: (def, ctx) => DEVICE_HOOKS.forEach((h) => h.postParse?.(def, ctx)),
+  validate: (def, ctx) => DEVICE_HOOKS.forEach((h) => h.validate?.(def, ctx)),
+};

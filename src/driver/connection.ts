@@ -1,0 +1,215 @@
+/**
+ * The public object model: a Connection to the LXC driver and Domain
+ * handles, shaped after libvirt's virConnect and virDomain APIs.
+ */
+import { VirError } from '../xml/errors.js';
+import { defaultContext, type ParseContext } from '../xml/context.js';
+import { Driver, type DomainInfo, type DomainRef, type DomainSnapshot } from './driver.js';
+import { driverPaths } from './paths.js';
+import { DEFAULT_URI, resolveURI } from './uri.js';
+import { NEVER_STARTED, type DomainState, type DomainStateInfo } from './state.js';
+import type { LoadProblem } from './store.js';
+
+/** libvirt release whose LXC driver behaviour nsvirt follows. */
+export const LIBVIRT_COMPAT_VERSION = 9_000_000;
+export const HYPERVISOR_TYPE = 'LXC';
+
+export interface ConnectOptions {
+  /** Prefix for every file the driver uses (default: $NSVIRT_ROOT, else "/"). */
+  root?: string;
+  /** Host facts and randomness used when parsing definitions. */
+  context?: Partial<ParseContext>;
+  /** Told about stored definitions that cannot be loaded and are skipped (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
+  /** Environment to read NSVIRT_ROOT and LIBVIRT_DEFAULT_URI from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * virConnectListAllDomains filters. Each group left unset matches every
+ * domain; the groups combine with AND.
+ */
+export interface ListDomainsFilter {
+  /** Include running domains (default: true unless only `inactive` is set). */
+  active?: boolean;
+  /** Include shut-off domains (default: true unless only `active` is set). */
+  inactive?: boolean;
+  /** true: persistent domains only; false: transient ones only. */
+  persistent?: boolean;
+  /** true: autostarted domains only; false: the others only. */
+  autostart?: boolean;
+  /** Only domains in one of these states. */
+  states?: readonly DomainState[];
+}
+
+function matches(d: DomainSnapshot, filter: ListDomainsFilter): boolean {
+  const wantActive = filter.active ?? !filter.inactive;
+  const wantInactive = filter.inactive ?? !filter.active;
+  const state = (d.live?.state ?? NEVER_STARTED).state;
+  return (
+    (d.live ? wantActive : wantInactive) &&
+    (filter.persistent === undefined || d.persistent === filter.persistent) &&
+    (filter.autostart === undefined || d.autostart === filter.autostart) &&
+    (filter.states === undefined || filter.states.includes(state))
+  );
+}
+
+const warnProcess = (message: string): void => process.emitWarning(message, 'NsvirtWarning');
+
+/**
+ * Open a connection. Accepts lxc:///, lxc:///system and lxc://; without a
+ * URI, uses LIBVIRT_DEFAULT_URI or lxc:///system.
+ */
+export function connect(uri?: string, opts: ConnectOptions = {}): Connection {
+  const env = opts.env ?? process.env;
+  const canonical = resolveURI(uri ?? (env.LIBVIRT_DEFAULT_URI || DEFAULT_URI));
+  const warn = opts.onWarning ?? warnProcess;
+  const driver = new Driver({
+    paths: driverPaths({ root: opts.root }, env),
+    ctx: defaultContext(opts.context),
+    onProblem: (p: LoadProblem) => warn(`skipping stored definition ${p.file}: ${p.reason}`),
+  });
+  return new Connection(driver, canonical);
+}
+
+export class Connection {
+  private closed = false;
+
+  /** @internal Use connect(). */
+  constructor(
+    private readonly driver: Driver,
+    private readonly uri: string,
+  ) {}
+
+  /** Define (or update) a persistent domain from domain XML. */
+  async defineXML(xml: string | Uint8Array): Promise<Domain> {
+    const { ref } = await this.open().defineXML(xml);
+    return this.domain(ref);
+  }
+
+  async lookupByName(name: string): Promise<Domain> {
+    return this.domain(await this.open().lookupByName(name));
+  }
+
+  /** Accepts the forms libvirt accepts: 36-character UUIDs, or 32 hex digits. */
+  async lookupByUUID(uuid: string): Promise<Domain> {
+    return this.domain(await this.open().lookupByUUID(uuid));
+  }
+
+  async lookupByID(id: number): Promise<Domain> {
+    return this.domain(await this.open().lookupByID(id));
+  }
+
+  /** virConnectListAllDomains; with no filter, every domain. */
+  async listAllDomains(filter: ListDomainsFilter = {}): Promise<Domain[]> {
+    const all = await this.open().listAll();
+    return all.filter((d) => matches(d, filter)).map((d) => this.domain(d));
+  }
+
+  /** Convert a native configuration ('lxc-tools': an LXC config file) to domain XML. */
+  async domainXMLFromNative(format: string, config: string): Promise<string> {
+    return this.open().domainXMLFromNative(format, config);
+  }
+
+  getURI(): string {
+    this.open();
+    return this.uri;
+  }
+
+  getType(): string {
+    this.open();
+    return HYPERVISOR_TYPE;
+  }
+
+  /** Hypervisor version: the host kernel release, major * 1,000,000 + minor * 1,000 + micro. */
+  getVersion(): number {
+    return this.open().hypervisorVersion();
+  }
+
+  /** The libvirt version whose behaviour this library follows, encoded like getVersion(). */
+  getLibVersion(): number {
+    this.open();
+    return LIBVIRT_COMPAT_VERSION;
+  }
+
+  /** virNodeGetSecurityModel: the host's security driver ('none' here) and its DOI. */
+  getSecurityModel(): { model: string; doi: string } {
+    return this.open().securityModel();
+  }
+
+  isAlive(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private open(): Driver {
+    if (this.closed) throw new VirError('VIR_ERR_OPERATION_INVALID', 'the connection is closed');
+    return this.driver;
+  }
+
+  private domain(ref: DomainRef): Domain {
+    return new Domain(() => this.open(), ref);
+  }
+}
+
+/** A handle on one domain, like virDomainPtr: it names the domain, the driver holds its state. */
+export class Domain implements DomainRef {
+  readonly name: string;
+  readonly uuid: string;
+
+  /** @internal Domains come from a Connection; `driver` fails once it is closed. */
+  constructor(
+    private readonly driver: () => Driver,
+    ref: DomainRef,
+  ) {
+    this.name = ref.name;
+    this.uuid = ref.uuid;
+  }
+
+  /** The domain ID (its supervisor's PID), or undefined when it is not running. */
+  async getID(): Promise<number | undefined> {
+    return this.driver().id(this);
+  }
+
+  async getXMLDesc(opts: { inactive?: boolean } = {}): Promise<string> {
+    return this.driver().xmlDesc(this, opts);
+  }
+
+  async undefine(): Promise<void> {
+    return this.driver().undefine(this);
+  }
+
+  async getInfo(): Promise<DomainInfo> {
+    return this.driver().info(this);
+  }
+
+  async getState(): Promise<DomainStateInfo> {
+    return this.driver().state(this);
+  }
+
+  async isActive(): Promise<boolean> {
+    return (await this.driver().snapshot(this)).live !== undefined;
+  }
+
+  async isPersistent(): Promise<boolean> {
+    return (await this.driver().snapshot(this)).persistent;
+  }
+
+  async getAutostart(): Promise<boolean> {
+    return (await this.driver().snapshot(this)).autostart;
+  }
+
+  /** Always 'exe' for containers. */
+  async getOSType(): Promise<string> {
+    return (await this.driver().snapshot(this)).def.os.type;
+  }
+
+  /** The <title>, if the definition has one (running definition unless `inactive`). */
+  async getTitle(opts: { inactive?: boolean } = {}): Promise<string | undefined> {
+    const { def, live } = await this.driver().snapshot(this);
+    return (live && !opts.inactive ? live.def : def).title;
+  }
+}

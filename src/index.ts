@@ -1,0 +1,14 @@
+/**
+ * nsvirt: a libvirt-compatible LXC container driver.
+ *
+ *   import { connect } from 'nsvirt';
+ *   const conn = connect('lxc:///');
+ *   const dom = await conn.defineXML(xml);
+ *   console.log(await dom.getState());   // { state: 'shutoff', reason: 'unknown' }
+ */
+export { connect, Connection, Domain, HYPERVISOR_TYPE, LIBVIRT_COMPAT_VERSION } from './driver/connection.js';
+export type { ConnectOptions, ListDomainsFilter } from './driver/connection.js';
+export type { DomainInfo } from './driver/driver.js';
+export type { DomainState, DomainStateInfo, StateReasons } from './driver/state.js';
+export { VirError } from './xml/errors.js';
+export type { VirErrorCode } from './xml/errors.js';

@@ -1,0 +1,56 @@
+/**
+ * Typed access to the native addon (native/*.cc, built by node-gyp into
+ * build/Release/nsvirt_native.node at the package root). The addon is
+ * loaded on first use, so modules that never lock never need it.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { packageRoot } from './driver/package.js';
+
+/** A failed system call, shaped like Node's own errors (errno is negative, as in Node). */
+export interface SystemCallError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+}
+
+interface NativeAddon {
+  lockFileSync(fd: number, exclusive: boolean, wait: boolean): boolean;
+  lockFile(fd: number, exclusive: boolean): Promise<void>;
+  unlockFile(fd: number): void;
+  strerror(errno: number): string;
+}
+
+const ADDON_PATH = join('build', 'Release', 'nsvirt_native.node');
+
+let addon: NativeAddon | undefined;
+
+function load(): NativeAddon {
+  if (addon) return addon;
+  const path = join(packageRoot(), ADDON_PATH);
+  if (!existsSync(path)) {
+    throw new Error(`nsvirt: native addon missing at ${path}; build it with 'npx node-gyp rebuild'`);
+  }
+  addon = createRequire(import.meta.url)(path) as NativeAddon;
+  return addon;
+}
+
+export const isSystemCallError = (e: unknown): e is SystemCallError =>
+  e instanceof Error && typeof (e as Partial<SystemCallError>).errno === 'number' && typeof (e as Partial<SystemCallError>).syscall === 'string';
+
+/**
+ * flock(fd, LOCK_SH|LOCK_EX [| LOCK_NB]). Returns false only when `wait` is
+ * false and a conflicting lock is held; blocks the calling thread otherwise.
+ */
+export const lockFileSync = (fd: number, exclusive: boolean, wait: boolean): boolean =>
+  load().lockFileSync(fd, exclusive, wait);
+
+/** flock(fd, LOCK_SH|LOCK_EX), waiting on a worker thread. */
+export const lockFile = (fd: number, exclusive: boolean): Promise<void> => load().lockFile(fd, exclusive);
+
+/** flock(fd, LOCK_UN). */
+export const unlockFile = (fd: number): void => load().unlockFile(fd);
+
+/** The C library's strerror() text, e.g. "No such file or directory". */
+export const strerror = (errno: number): string => load().strerror(Math.abs(errno));
