@@ -106,7 +106,7 @@ describe('fields libvirt sets without the XML checks', () => {
 
   it('leaves the architecture unset without lxc.arch, and no id map', () => {
     const def = lxcConfigToDomain(MINIMAL, ctx);
-    expect(def.os.arch).toBe('');
+    expect(def.os.arch).toBeUndefined();
     expect(def.idmap).toBeUndefined();
   });
 });

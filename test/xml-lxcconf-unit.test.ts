@@ -137,6 +137,31 @@ describe('repeated keys and key generations', () => {
   });
 });
 
+describe('blank values', () => {
+  it('are refused where a value is required, like libvirt reading an empty string', () => {
+    expect(errorOf(`${BASE}lxc.tty.max =`)).toBe("internal error: failed to parse int: ''");
+    expect(errorOf(`${BASE}lxc.cgroup.memory.limit_in_bytes =`)).toBe("internal error: failed to convert size: ''");
+    expect(errorOf(`${BASE}lxc.cgroup.cpu.shares =`)).toBe("internal error: failed to parse integer: ''");
+    expect(errorOf(`${BASE}lxc.idmap =`)).toBe("internal error: invalid lxc.idmap: ''");
+    expect(errorOf(`${BASE}lxc.mount.entry =`)).toBe(
+      "internal error: line 3: lxc.mount.entry: expecting 'source target type options', got ''",
+    );
+    expect(errorOf(`${BASE}lxc.net.0.type = veth\nlxc.net.0.ipv4 =`)).toBe("invalid argument: Invalid CIDR address: ''");
+  });
+
+  it('mean "nothing" where nothing is a valid setting', () => {
+    expect(planFromLxcConfig(`${BASE}lxc.arch =`).arch).toBeUndefined();
+    expect(doc('lxc.cap.drop =\n')).toBe(doc());
+    expect(doc('lxc.net.0.type = veth\nlxc.net.0.link =\nlxc.net.0.hwaddr =\nlxc.net.0.flags =\n')).toBe(
+      doc('lxc.net.0.type = veth\n'),
+    );
+  });
+
+  it('make a blank network type a NIC without a device', () => {
+    expect(doc('lxc.net.0.type =\n')).not.toMatch(/<privnet\/>|<interface/);
+  });
+});
+
 describe('generated document', () => {
   it('has libvirt conversion defaults for a minimal configuration', () => {
     expect(doc()).toBe(

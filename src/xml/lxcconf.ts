@@ -16,16 +16,14 @@ import { MAX_XML_BYTES } from './tree.js';
 import { planToDomainXML } from './lxcconf/document.js';
 import { planFromLxcConfig, type NativeDomainPlan } from './lxcconf/plan.js';
 
-/** Written to the model when libvirt would leave the architecture unset (no arch attribute). */
-const NO_ARCH = '';
-
 /**
  * libvirt fills the architecture and the id maps in directly: an unknown or
  * foreign arch is not looked up in the capabilities, and the id maps are
  * neither sorted nor required to map root.
  */
 function applyUncheckedFields(def: DomainDef, plan: NativeDomainPlan): void {
-  def.os.arch = plan.arch ?? NO_ARCH;
+  if (plan.arch === undefined) delete def.os.arch;
+  else def.os.arch = plan.arch;
   const { uid, gid } = plan.idmaps;
   if (uid.length > 0 || gid.length > 0) def.idmap = { uid, gid };
 }

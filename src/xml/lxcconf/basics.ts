@@ -1,4 +1,5 @@
 /** Name, architecture, consoles, id maps and dropped capabilities. */
+import { KNOWN_ARCHS } from '../sections/os.js';
 import { internalError, unsupported } from '../errors.js';
 import { PROCESS_CAPABILITIES, type ProcessCapability } from '../sections/features.js';
 import { entryError, type ConfigEntry, type LxcConfig } from './config.js';
@@ -16,14 +17,6 @@ export interface IdmapsPlan {
   uid: IdmapPlan[];
   gid: IdmapPlan[];
 }
-
-/** libvirt 9.0's architecture names (virArchFromString). */
-const ARCHES: ReadonlySet<string> = new Set([
-  'alpha', 'armv6l', 'armv7l', 'armv7b', 'aarch64', 'cris', 'i686', 'ia64', 'lm32', 'm68k',
-  'microblaze', 'microblazeel', 'mips', 'mipsel', 'mips64', 'mips64el', 'openrisc', 'parisc',
-  'parisc64', 'ppc', 'ppcle', 'ppc64', 'ppc64le', 'ppcemb', 'riscv32', 'riscv64', 's390', 's390x',
-  'sh4', 'sh4eb', 'sparc', 'sparc64', 'unicore32', 'x86_64', 'xtensa', 'xtensaeb',
-]);
 
 /** LXC's Debian-style names libvirt also understands. */
 const ARCH_ALIASES: ReadonlyMap<string, string> = new Map([
@@ -45,7 +38,7 @@ export function domainName(config: LxcConfig): string {
 export function architecture(config: LxcConfig): string | undefined {
   const value = config.first('lxc.arch')?.value;
   if (value === undefined) return undefined;
-  return ARCHES.has(value) ? value : ARCH_ALIASES.get(value);
+  return KNOWN_ARCHS.has(value) ? value : ARCH_ALIASES.get(value);
 }
 
 /** Number of consoles (lxc.tty.max, legacy lxc.tty); none when unset. */

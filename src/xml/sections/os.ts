@@ -16,7 +16,7 @@ export type OsType = 'hvm' | 'xen' | 'linux' | 'exe' | 'uml' | 'xenpvh';
 const OS_TYPES: readonly OsType[] = ['hvm', 'xen', 'linux', 'exe', 'uml', 'xenpvh'];
 
 /** virArch names. */
-const KNOWN_ARCHS: ReadonlySet<string> = new Set([
+export const KNOWN_ARCHS: ReadonlySet<string> = new Set([
   'alpha', 'armv6l', 'armv7l', 'armv7b', 'aarch64', 'cris', 'i686', 'ia64', 'lm32', 'm68k',
   'microblaze', 'microblazeel', 'mips', 'mipsel', 'mips64', 'mips64el', 'openrisc', 'parisc',
   'parisc64', 'ppc', 'ppcle', 'ppc64', 'ppc64le', 'ppcemb', 'riscv32', 'riscv64', 's390', 's390x',
@@ -30,8 +30,12 @@ export interface InitEnv {
 
 export interface OsDef {
   type: OsType;
-  /** Guest architecture; the host's when the input names none. */
-  arch: string;
+  /**
+   * Guest architecture; the host's when the input names none. Absent only in
+   * a definition converted from an LXC config without lxc.arch, which libvirt
+   * prints without the attribute.
+   */
+  arch?: string;
   machine?: string;
   /** Path of the container's init; '' only until post-parse rejects a definition without one. */
   init: string;
@@ -193,11 +197,12 @@ function validateIdmap(idmap: Idmap | undefined): void {
  * values of their enums.
  */
 export function checkCapabilities(domainType: string, os: OsDef, ctx: ParseContext): void {
+  const arch = os.arch ?? ctx.hostArch;
   const archs = [ctx.hostArch, ALT_32BIT_ARCH[ctx.hostArch]];
-  if (domainType === 'lxc' && os.type === 'exe' && archs.includes(os.arch)) return;
+  if (domainType === 'lxc' && os.type === 'exe' && archs.includes(arch)) return;
   const wanted = [
     os.type === 'hvm' ? '' : `ostype=${os.type} `,
-    `arch=${os.arch} `,
+    `arch=${arch} `,
     domainType === 'none' ? '' : `domaintype=${domainType} `,
   ];
   throw invalidArg(`could not find capabilities for ${wanted.join('')}`);
