@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { packageRoot } from './driver/package.js';
+import { packageRoot } from './package.js';
 
 /** A failed system call, shaped like Node's own errors (errno is negative, as in Node). */
 export interface SystemCallError extends Error {

@@ -155,6 +155,23 @@ describe('domains', () => {
   });
 });
 
+describe('secrets', () => {
+  const withPassword = (name: string): string =>
+    `<domain type='lxc'><name>${name}</name><memory>65536</memory><os><type>exe</type><init>/bin/sh</init></os>` +
+    `<devices><console type='pty'/><graphics type='vnc' passwd='s3cret'/><video><model type='vga'/></video></devices></domain>`;
+
+  it('the stored definition keeps a graphics password; getXMLDesc shows it only with securityInfo', async () => {
+    const dom = await open().defineXML(withPassword('secret-keeper'));
+    const stored = readFileSync(driverPaths({ root: root() }).configFile('secret-keeper'), 'utf8');
+    expect(stored).toContain("passwd='s3cret'");
+    expect(await dom.getXMLDesc()).not.toContain('s3cret');
+    expect(await dom.getXMLDesc({ securityInfo: true })).toContain("<graphics type='vnc' port='-1' autoport='yes' passwd='s3cret'>");
+    // Reloaded from disk by a fresh connection: still there.
+    const again = await open().lookupByName('secret-keeper');
+    expect(await again.getXMLDesc({ securityInfo: true })).toContain("passwd='s3cret'");
+  });
+});
+
 describe('domainXMLFromNative', () => {
   it('converts lxc-tools configs and rejects other formats', async () => {
     const conn = open();

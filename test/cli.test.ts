@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/nsvirsh.js';
 import { driverPaths } from '../src/driver/paths.js';
-import { packageRoot } from '../src/driver/package.js';
+import { packageRoot } from '../src/package.js';
 import { haveOracle, oracleCases, oracleFile } from './support/conformance.js';
 import { domainXML, useTempRoot } from './support/tmproot.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lockFile, lockFileSync, strerror, unlockFile, isSystemCallError } from '../src/native.js';
 import { acquireLock } from '../src/driver/lock.js';
-import { packageRoot } from '../src/driver/package.js';
+import { packageRoot } from '../src/package.js';
 import { useTempRoot } from './support/tmproot.js';
 
 const ADDON = join(packageRoot(), 'build/Release/nsvirt_native.node');

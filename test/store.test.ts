@@ -12,7 +12,7 @@ import { connect, type Connection } from '../src/driver/connection.js';
 import { driverPaths } from '../src/driver/paths.js';
 import { DefinitionStore, checkDefineConflicts, configFileText } from '../src/driver/store.js';
 import { isTempFile, writeFileAtomic } from '../src/driver/atomic.js';
-import { packageRoot } from '../src/driver/package.js';
+import { packageRoot } from '../src/package.js';
 import { defaultContext } from '../src/xml/context.js';
 import { parseDomainXML } from '../src/xml/parse.js';
 import { VirError } from '../src/xml/errors.js';

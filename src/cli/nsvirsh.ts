@@ -13,7 +13,7 @@ import { UsageError, parseCommand, splitCommandString, type ParsedCommand } from
 import { Session, type CliIO } from './session.js';
 import { versionText } from './commands/host.js';
 import { LIBVIRT_COMPAT_VERSION } from '../driver/connection.js';
-import { packageVersion } from '../driver/package.js';
+import { packageVersion } from '../package.js';
 
 export type { CliIO } from './session.js';
 

@@ -4,7 +4,7 @@
  */
 import { VirError } from '../xml/errors.js';
 import { defaultContext, type ParseContext } from '../xml/context.js';
-import { Driver, type DomainInfo, type DomainRef, type DomainSnapshot } from './driver.js';
+import { Driver, type DomainInfo, type DomainRef, type DomainSnapshot, type XMLDescOptions } from './driver.js';
 import { driverPaths } from './paths.js';
 import { DEFAULT_URI, resolveURI } from './uri.js';
 import { NEVER_STARTED, type DomainState, type DomainStateInfo } from './state.js';
@@ -174,7 +174,7 @@ export class Domain implements DomainRef {
     return this.driver().id(this);
   }
 
-  async getXMLDesc(opts: { inactive?: boolean } = {}): Promise<string> {
+  async getXMLDesc(opts: XMLDescOptions = {}): Promise<string> {
     return this.driver().xmlDesc(this, opts);
   }
 

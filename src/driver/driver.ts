@@ -52,6 +52,14 @@ export interface DriverOptions {
 /** The only native configuration format libvirt's LXC driver converts. */
 export const LXC_NATIVE_FORMAT = 'lxc-tools';
 
+/** virDomainGetXMLDesc flags. */
+export interface XMLDescOptions {
+  /** VIR_DOMAIN_XML_INACTIVE: the persistent definition even when running. */
+  inactive?: boolean;
+  /** VIR_DOMAIN_XML_SECURE: include secrets such as graphics passwords. */
+  securityInfo?: boolean;
+}
+
 export class Driver {
   readonly paths: DriverPaths;
   private readonly ctx: ParseContext;
@@ -155,10 +163,11 @@ export class Driver {
   }
 
   /** virDomainGetXMLDesc: the running definition unless `inactive` asks for the persistent one. */
-  async xmlDesc(ref: DomainRef, opts: { inactive?: boolean } = {}): Promise<string> {
+  async xmlDesc(ref: DomainRef, opts: XMLDescOptions = {}): Promise<string> {
     const { def, live } = await this.snapshot(ref);
-    if (live && !opts.inactive) return formatDomainXML({ ...live.def, id: live.id });
-    return formatDomainXML(def, { inactive: true });
+    const secure = opts.securityInfo ?? false;
+    if (live && !opts.inactive) return formatDomainXML({ ...live.def, id: live.id }, { secure });
+    return formatDomainXML(def, { inactive: true, secure });
   }
 
   /** virConnectDomainXMLFromNative. */

@@ -65,7 +65,7 @@ export function configFileText(def: DomainDef): string {
     `  nsvirsh edit ${handle}\n` +
     'or other application using the nsvirt API.\n' +
     '-->\n\n' +
-    formatDomainXML(def, { inactive: true })
+    formatDomainXML(def, { inactive: true, secure: true })
   );
 }
 

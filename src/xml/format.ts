@@ -18,6 +18,8 @@ import { formatDevices } from './sections/devices/index.js';
 export interface FormatOptions {
   /** Leave out live-only state (the domain id). */
   inactive?: boolean;
+  /** Include secrets (graphics passwords): for stored definitions and `dumpxml --security-info`. */
+  secure?: boolean;
 }
 
 export function formatDomainXML(def: DomainDef, opts: FormatOptions = {}): string {
@@ -34,7 +36,7 @@ export function formatDomainXML(def: DomainDef, opts: FormatOptions = {}): strin
   formatFeatures(root, def);
   formatCpuModel(root, def);
   formatClockAndLifecycle(root, def);
-  formatDevices(root, def.devices);
+  formatDevices(root, def.devices, { secure: opts.secure ?? false });
   formatSecurity(root, def);
   formatLxcNamespace(root, def);
   return serialize(root);

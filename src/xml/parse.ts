@@ -1,4 +1,5 @@
 /** Domain XML text to DomainDef: libvirt's parse, post-parse and validate phases. */
+import { assertModelMatchesSchema } from './schema.js';
 import { internalError, unsupported, xmlError } from './errors.js';
 import { defaultContext, type ParseContext } from './context.js';
 import { attr, parseXmlTree, type XmlElement } from './tree.js';
@@ -49,6 +50,7 @@ export function parseDomainTree(root: XmlElement, ctx: ParseContext = defaultCon
   validateNameForDefine(def.name);
   for (const h of HOOKS) h.postParse?.(def, ctx);
   for (const h of HOOKS) h.validate?.(def, ctx);
+  assertModelMatchesSchema(def);
   return def;
 }
 

@@ -53,7 +53,7 @@ const dumpxml: CommandSpec = {
   async run(session, opts) {
     const dom = await session.domain(opts);
     if (!dom) return false;
-    session.print(await dom.getXMLDesc({ inactive: opts.flag('inactive') }));
+    session.print(await dom.getXMLDesc({ inactive: opts.flag('inactive'), securityInfo: opts.flag('security-info') }));
     return true;
   },
 };

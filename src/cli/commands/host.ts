@@ -1,5 +1,5 @@
 /** Host and Hypervisor commands: version, uri. */
-import { packageVersion } from '../../driver/package.js';
+import { packageVersion } from '../../package.js';
 import { GROUPS, type CommandSpec } from '../spec.js';
 
 /** libvirt's version encoding: major * 1,000,000 + minor * 1,000 + micro. */

@@ -4,6 +4,7 @@
  * video of the default model, which this driver cannot resolve, so such a
  * definition is rejected ("missing video model and cannot determine default").
  */
+import type { DeviceFormatOptions } from './kinds.js';
 import { attr, child, elements, type XmlElement } from '../../tree.js';
 import { add, type Builder } from '../../writer.js';
 import { internalError, unsupported, xmlError } from '../../errors.js';
@@ -363,10 +364,15 @@ export function validateGraphics(g: GraphicsDef, audios: readonly AudioDef[]): v
   }
 }
 
-function formatAuthAttrs(a: GraphicsAuth): Array<[string, string | undefined]> {
+function formatAuthAttrs(a: GraphicsAuth, secure: boolean): Array<[string, string | undefined]> {
   if (a.passwd === undefined) return [];
-  // The password itself is secret: libvirt prints it only for --security-info.
-  return [['username', a.username], ['passwdValidTo', a.passwdValidTo], ['connected', a.connected]];
+  // The password is secret: printed only for stored definitions and --security-info.
+  return [
+    ['passwd', secure ? a.passwd : undefined],
+    ['username', a.username],
+    ['passwdValidTo', a.passwdValidTo],
+    ['connected', a.connected],
+  ];
 }
 
 /** The legacy `listen` attribute mirroring the first listen's address. */
@@ -399,14 +405,14 @@ function vncPortAttrs(g: VncGraphics): Array<[string, string | number | undefine
   ];
 }
 
-function formatVnc(b: Builder, g: VncGraphics): void {
+function formatVnc(b: Builder, g: VncGraphics, secure: boolean): void {
   const el = add(b, 'graphics', [
     ['type', 'vnc'],
     ...vncPortAttrs(g),
     ['keymap', g.keymap],
     ['sharePolicy', g.sharePolicy],
     ['powerControl', g.powerControl],
-    ...formatAuthAttrs(g.auth),
+    ...formatAuthAttrs(g.auth, secure),
   ]);
   formatListens(el, g.listens);
   if (g.audioId) add(el, 'audio', { id: g.audioId });
@@ -429,13 +435,13 @@ function formatGl(el: Builder, gl: Gl | undefined): void {
   }
 }
 
-function formatSpice(b: Builder, g: SpiceGraphics): void {
+function formatSpice(b: Builder, g: SpiceGraphics, secure: boolean): void {
   const el = add(b, 'graphics', [
     ['type', 'spice'],
     ...spicePortAttrs(g),
     ['keymap', g.keymap],
     ['defaultMode', g.defaultMode],
-    ...formatAuthAttrs(g.auth),
+    ...formatAuthAttrs(g.auth, secure),
   ]);
   formatListens(el, g.listens);
   for (const name of SPICE_CHANNEL_NAMES) {
@@ -456,7 +462,7 @@ function formatSpice(b: Builder, g: SpiceGraphics): void {
   formatGl(el, g.gl);
 }
 
-function formatRdp(b: Builder, g: RdpGraphics): void {
+function formatRdp(b: Builder, g: RdpGraphics, secure: boolean): void {
   const port = g.port ? g.port : g.autoport ? 0 : undefined;
   const el = add(b, 'graphics', [
     ['type', 'rdp'],
@@ -465,20 +471,20 @@ function formatRdp(b: Builder, g: RdpGraphics): void {
     ['replaceUser', g.replaceUser ? 'yes' : undefined],
     ['multiUser', g.multiUser ? 'yes' : undefined],
     ['listen', listenAttr(g.listens)],
-    ...formatAuthAttrs(g.auth),
+    ...formatAuthAttrs(g.auth, secure),
   ]);
   formatListens(el, g.listens);
 }
 
 /** virDomainGraphicsDefFormat. */
-export function formatGraphics(b: Builder, g: GraphicsDef): void {
+export function formatGraphics(b: Builder, g: GraphicsDef, opts: DeviceFormatOptions): void {
   switch (g.type) {
     case 'vnc':
-      return formatVnc(b, g);
+      return formatVnc(b, g, opts.secure);
     case 'spice':
-      return formatSpice(b, g);
+      return formatSpice(b, g, opts.secure);
     case 'rdp':
-      return formatRdp(b, g);
+      return formatRdp(b, g, opts.secure);
     case 'sdl': {
       const el = add(b, 'graphics', [
         ['type', 'sdl'],

@@ -3,7 +3,7 @@ import type { SectionHooks } from '../../model.js';
 import type { ParseContext } from '../../context.js';
 import { elements, childText, type XmlElement } from '../../tree.js';
 import { add, type Builder } from '../../writer.js';
-import { DEVICE_ORDER, type DeviceFormatter, type DeviceKind } from './kinds.js';
+import { DEVICE_ORDER, type DeviceFormatOptions, type DeviceFormatter, type DeviceKind } from './kinds.js';
 import { parseStorageDevices, storageFormatters, storageHooks, type StorageDevices } from './storage.js';
 import { parseNetDevices, netFormatters, netHooks, type NetDevices } from './net.js';
 import { parseCharDevices, charFormatters, type CharDevices } from './chardev.js';
@@ -35,10 +35,10 @@ const FORMATTERS: Partial<Record<DeviceKind, AnyFormatter>> = {
   ...(otherFormatters as Partial<Record<DeviceKind, AnyFormatter>>),
 };
 
-export function formatDevices(b: Builder, devices: DevicesDef): void {
+export function formatDevices(b: Builder, devices: DevicesDef, opts: DeviceFormatOptions): void {
   const el = add(b, 'devices');
   add(el, 'emulator', {}, devices.emulator);
-  for (const kind of DEVICE_ORDER) FORMATTERS[kind]?.(el, devices);
+  for (const kind of DEVICE_ORDER) FORMATTERS[kind]?.(el, devices, opts);
 }
 
 /** Each device module's hooks, run in this order (storage first: its implicit controllers precede virtio-serial). */

@@ -10,5 +10,11 @@ export const DEVICE_ORDER = [
 
 export type DeviceKind = (typeof DEVICE_ORDER)[number];
 
+/** What the caller of the formatter asked for (see FormatOptions in format.ts). */
+export interface DeviceFormatOptions {
+  /** Include secrets such as graphics passwords (stored definitions, --security-info). */
+  readonly secure: boolean;
+}
+
 /** Writes every device of one kind, in model order, as children of <devices>. */
-export type DeviceFormatter<D> = (devicesEl: Builder, devices: D) => void;
+export type DeviceFormatter<D> = (devicesEl: Builder, devices: D, opts: DeviceFormatOptions) => void;

@@ -11,7 +11,7 @@ import type { XmlElement } from '../../tree.js';
 import { attr } from '../../tree.js';
 import { internalError, xmlError, type VirError } from '../../errors.js';
 import type { Builder } from '../../writer.js';
-import type { DeviceFormatter, DeviceKind } from './kinds.js';
+import type { DeviceFormatOptions, DeviceFormatter, DeviceKind } from './kinds.js';
 import { postParseCharDevices, validateCharDevices } from './chardev.js';
 import { ensureController, type StorageDevices } from './storage.js';
 import {
@@ -238,10 +238,12 @@ export const otherHooks: SectionHooks = {
 
 /* ---------- formatting ---------- */
 
+type ItemFormatter<T> = (b: Builder, item: T, opts: DeviceFormatOptions) => void;
+
 const each =
-  <T>(pick: (d: OtherDevices) => readonly T[], format: (b: Builder, item: T) => void): DeviceFormatter<OtherDevices> =>
-  (b, d) =>
-    pick(d).forEach((item) => format(b, item));
+  <T>(pick: (d: OtherDevices) => readonly T[], format: ItemFormatter<T>): DeviceFormatter<OtherDevices> =>
+  (b, d, opts) =>
+    pick(d).forEach((item) => format(b, item, opts));
 
 const one =
   <T>(pick: (d: OtherDevices) => T | undefined, format: (b: Builder, item: T) => void): DeviceFormatter<OtherDevices> =>
