@@ -59,7 +59,7 @@ describe('connect', () => {
     expect(conn.isAlive()).toBe(true);
     conn.close();
     expect(conn.isAlive()).toBe(false);
-    expect((await virError(() => conn.getURI())).code).toBe('VIR_ERR_OPERATION_INVALID');
+    expect((await virError(() => conn.getURI())).code).toBe('VIR_ERR_INVALID_CONN');
     await virError(conn.lookupByName('web'));
     await virError(dom.getInfo());
   });

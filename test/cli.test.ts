@@ -285,7 +285,7 @@ describe('connection and host', () => {
     expect(await nsvirsh(['-c', 'lxc:///session', 'list'])).toEqual(expected);
     expect(await nsvirsh(['help'], { env: { VIRSH_DEFAULT_CONNECT_URI: 'lxc:///session' } })).toEqual(expected);
     expect((await nsvirsh(['-c', 'qemu:///system', 'list'])).stderr).toBe(
-      'error: failed to connect to the hypervisor\nerror: internal error: no connection driver available for qemu:///system\n',
+      'error: failed to connect to the hypervisor\nerror: no connection driver available for qemu:///system\n',
     );
   });
 
@@ -293,7 +293,7 @@ describe('connection and host', () => {
     const env = { LIBVIRT_DEFAULT_URI: 'qemu:///system' };
     expect(await nsvirsh(['list'], { env })).toEqual(
       failed(
-        'error: failed to connect to the hypervisor\nerror: internal error: no connection driver available for qemu:///system\n',
+        'error: failed to connect to the hypervisor\nerror: no connection driver available for qemu:///system\n',
       ),
     );
     expect((await nsvirsh(['help', 'uri'], { env })).code).toBe(0);

@@ -146,7 +146,7 @@ export class Connection {
   }
 
   private open(): Driver {
-    if (this.closed) throw new VirError('VIR_ERR_OPERATION_INVALID', 'the connection is closed');
+    if (this.closed) throw new VirError('VIR_ERR_INVALID_CONN', 'the connection is closed');
     return this.driver;
   }
 

@@ -9,9 +9,7 @@ const LXC_PATHS = new Set(['', '/', '/system']);
 
 const URI_PATTERN = /^([A-Za-z][A-Za-z0-9+.-]*):(?:\/\/([^/?#]*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
 
-// libvirt reports this as VIR_ERR_NO_CONNECT, which VirError does not model yet.
-const noDriverFor = (uri: string): VirError =>
-  new VirError('VIR_ERR_INTERNAL_ERROR', `no connection driver available for ${uri}`);
+const noDriverFor = (uri: string): VirError => new VirError('VIR_ERR_NO_CONNECT', uri);
 
 /**
  * Check that `uri` names this driver and return its canonical form
