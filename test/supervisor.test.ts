@@ -172,6 +172,9 @@ interface PlanOptions {
   beforePivot?: string[][];
   init?: string[];
   hostname?: string;
+  cwd?: string;
+  /** extra exec records (user, groups, caps-drop, env) */
+  execRecords?: string[][];
 }
 
 /** One container under test: its rootfs, state dir, cgroups, plan and supervisor process. */
@@ -256,7 +259,8 @@ class Fixture {
       ['env', 'PATH=/bin'],
       ['env', 'HOME=/'],
       ['env', `container=lxc-libvirt`],
-      ['cwd', '/'],
+      ['cwd', o.cwd ?? '/'],
+      ...(o.execRecords ?? []),
       ['stdio-console', '0'],
       ['exec', ...(o.init ?? ['/bin/sh', 'sh', '-c', 'exec sleep 1000'])],
     );
@@ -630,6 +634,37 @@ describe.skipIf(!IS_ROOT)('nsvirt_lxc supervisor (root)', () => {
     expect(await f.control('signal 15')).toEqual(['error', '3', 'init is not running']);
     for (const cg of f.cgroupDirs) expect(existsSync(cg)).toBe(true);
     expect(processAlive(f.supPid)).toBe(true);
+    expect(await f.control('destroy')).toEqual(['ok']);
+    await f.expectAllGone();
+  });
+
+  it('exec records: user, groups, cwd, env, caps-drop', async () => {
+    const f = fixture({ v1: ['memory'] });
+    chmodSync(f.results, 0o777);
+    await f.startOk(
+      f.plan({
+        cwd: '/home/nsvirt',
+        execRecords: [
+          ['user', '1000', '1000'],
+          ['groups', '1000', '4242'],
+          ['env', 'GREETING=hello world 100%'],
+          ['caps-drop', '27', '25', '63'], // mknod, sys_time, one the kernel does not know
+        ],
+        init: ['/bin/sh', 'sh', '-c', 'id > /results/id; pwd > /results/pwd; env > /results/env; exec sleep 1000'],
+      }),
+    );
+    expect((await waitFor('id', () => complete(join(f.results, 'id')))).trim()).toBe(
+      'uid=1000(nsvirt) gid=1000(nsvirt) groups=1000(nsvirt),4242',
+    );
+    expect((await waitFor('pwd', () => complete(join(f.results, 'pwd')))).trim()).toBe('/home/nsvirt');
+    const env = (await waitFor('env', () => complete(join(f.results, 'env')))).trim().split('\n').sort();
+    expect(env).toEqual(['GREETING=hello world 100%', 'HOME=/', 'PATH=/bin', 'PWD=/home/nsvirt', 'container=lxc-libvirt']);
+    const st = readFileSync(`/proc/${f.initPid}/status`, 'utf8');
+    const capBnd = BigInt(`0x${/^CapBnd:\s+(\w+)$/m.exec(st)![1]}`);
+    expect(capBnd & (1n << 27n)).toBe(0n);
+    expect(capBnd & (1n << 25n)).toBe(0n);
+    expect(capBnd & (1n << 0n)).toBe(1n); // chown still there
+    expect(/^CapEff:\s+(\w+)$/m.exec(st)![1]).toBe('0000000000000000'); // non-root user
     expect(await f.control('destroy')).toEqual(['ok']);
     await f.expectAllGone();
   });

@@ -54,7 +54,7 @@ static struct {
     struct plan plan;
     const char *name, *log_path, *status_path, *control_path;
     int log_fd, listen_fd, sig_fd, report_fd;
-    bool control_bound, log_failed, cleaned;
+    bool control_bound, log_failed, cleaned, term_requested;
     int clone_flags;
     bool cgroupns;
     struct share shares[MAX_SHARES];
@@ -508,8 +508,10 @@ static int wait_child_result(int errfd, struct err *e)
         if (pfd[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(S.sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
-                (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+                (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
+                S.term_requested = true;
                 return fail(e, "start", EINTR, "start interrupted by signal %u", si.ssi_signo);
+            }
             /* SIGCHLD is looked at once the start is over. */
         }
         if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -644,15 +646,12 @@ kill:
     (void)kill(pid, SIGKILL);
 reap:
     if (pid > 0) {
+        /* Not recorded as exit_status: this child never became init. */
         int st;
         pid_t r;
         do
             r = waitpid(pid, &st, 0);
         while (r < 0 && errno == EINTR);
-        if (r == pid) {
-            S.exit_status = st;
-            S.have_exit = true;
-        }
     }
     S.init_pid = 0;
     rc = -1;
@@ -939,8 +938,12 @@ static void init_exited(int status)
         set_state(crash ? ST_CRASHED : ST_SHUTOFF, reason);
         empty_cgroups();
         if (start_init(&e) != 0) {
-            warn_err(&e);
             S.state = ST_SHUTOFF;
+            if (S.term_requested) { /* SIGTERM while restarting: a destroy */
+                S.reason = "destroyed";
+                finish(0, -1);
+            }
+            warn_err(&e);
             S.reason = "failed";
             finish(1, -1);
         }

@@ -184,6 +184,7 @@ export function buildRootfs(options: RootfsOptions = {}): Rootfs {
   try {
     for (const d of ['bin', 'lib', 'lib64', 'usr', 'etc', 'proc', 'sys', 'dev', 'dev/pts', 'tmp', 'mnt', 'root', 'home/nsvirt', '.oldroot'])
       mkdirSync(join(path, d), { recursive: true });
+    chmodSync(path, 0o755); // mkdtemp made it 0700; it becomes / of the container
     chmodSync(join(path, 'tmp'), 0o1777);
     symlinkSync('bin', join(path, 'sbin'));
     symlinkSync('../bin', join(path, 'usr/bin'));
