@@ -381,8 +381,11 @@ static int setup_host(struct err *e)
 {
     struct plan *p = &S.plan;
 
+    size_t ncons = 0;
+    for (size_t i = 0; i < p->nrecs; i++)
+        ncons += !strcmp(p->recs[i].kw, "console");
     S.cgroups = calloc(p->nrecs, sizeof(char *));
-    S.consoles = calloc(p->nrecs, sizeof(struct console));
+    S.consoles = calloc(ncons ? ncons : 1, sizeof(struct console));
     S.loop_fd = malloc(p->nrecs * sizeof(int));
     S.loop_num = malloc(p->nrecs * sizeof(int));
     if (!S.cgroups || !S.consoles || !S.loop_fd || !S.loop_num)
