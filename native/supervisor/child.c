@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -56,6 +58,31 @@ static const struct console *find_console(const struct child_ctx *c, const char 
 }
 
 /* MS_REMOUNT|MS_BIND keeping the mount's nosuid/nodev/noexec (they may be locked in a user namespace). */
+/* Set IFF_UP on a network interface of the current network namespace. */
+static int interface_up(const char *name)
+{
+    struct ifreq ifr;
+    int fd, rc = -1, saved;
+
+    if (strlen(name) >= IFNAMSIZ) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    saved = errno;
+    (void)close(fd);
+    errno = saved;
+    return rc;
+}
+
 static int remount_bind(const char *path, unsigned long want, struct err *e, const char *step)
 {
     struct statvfs sv;
@@ -166,6 +193,16 @@ static int run_op(const struct child_ctx *c, size_t ri, struct err *e)
         fd_device_path(con->slave, con->path, src, sizeof(src));
         if (mount(src, a[1], NULL, MS_BIND, NULL) != 0)
             return fail(e, kw, errno, "failed to bind console %s on '%s'", a[0], a[1]);
+    } else if (!strcmp(kw, "pivot") && !strcmp(a[1], ".")) {
+        /* No directory for the old root: stack it on the new one and detach it. */
+        if (chdir(a[0]) != 0)
+            return fail(e, kw, errno, "failed to change to '%s'", a[0]);
+        if (syscall(SYS_pivot_root, ".", ".") != 0)
+            return fail(e, kw, errno, "failed to pivot root '%s'", a[0]);
+        if (umount2(".", MNT_DETACH) != 0)
+            return fail(e, kw, errno, "failed to detach the old root");
+        if (chdir("/") != 0)
+            return fail(e, kw, errno, "failed to change to '/' after pivot");
     } else if (!strcmp(kw, "pivot")) {
         char old[PATH_MAX];
         if (snprintf(old, sizeof(old), "%s/%s", a[0], a[1]) >= (int)sizeof(old))
@@ -174,6 +211,9 @@ static int run_op(const struct child_ctx *c, size_t ri, struct err *e)
             return fail(e, kw, errno, "failed to pivot root '%s' (old root '%s')", a[0], old);
         if (chdir("/") != 0)
             return fail(e, kw, errno, "failed to change to '/' after pivot");
+    } else if (!strcmp(kw, "ifup")) {
+        if (interface_up(a[0]) != 0)
+            return fail(e, kw, errno, "failed to bring up interface '%s'", a[0]);
     } else if (!strcmp(kw, "umount")) {
         if (umount2(a[0], MNT_DETACH) != 0)
             return fail(e, kw, errno, "failed to unmount '%s'", a[0]);

@@ -104,7 +104,7 @@ static void notify_watchers(void);
 
 static void write_status(void)
 {
-    char buf[512], tmp[PATH_MAX];
+    char buf[8192], tmp[PATH_MAX];
     int n, fd;
 
     notify_watchers();
@@ -116,6 +116,12 @@ static void write_status(void)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "exit_status=%d\n", S.exit_status);
     if (S.started)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "started=%lld\n", (long long)S.started);
+    for (size_t i = 0; i < S.nconsoles && n < (int)sizeof(buf); i++)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "console%u=%s\n", S.consoles[i].index, S.consoles[i].path);
+    if (n >= (int)sizeof(buf)) {
+        warnx_("status: too many consoles to record");
+        return;
+    }
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", S.status_path) >= (int)sizeof(tmp)) {
         warnx_("status: path too long");
         return;

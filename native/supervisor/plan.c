@@ -222,6 +222,7 @@ static const struct kwspec specs[] = {
     {"bind-console", REC_CHILD, 2, 2, false},
     {"pivot", REC_CHILD, 2, 2, false},
     {"umount", REC_CHILD, 1, 1, false},
+    {"ifup", REC_CHILD, 1, 1, false},
     {"remount", REC_CHILD, 2, 2, false},
     {"caps-drop", REC_EXEC, 1, -1, false},
     {"user", REC_EXEC, 2, 2, true},
