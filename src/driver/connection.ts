@@ -9,6 +9,7 @@ import { driverPaths } from './paths.js';
 import { DEFAULT_URI, resolveURI } from './uri.js';
 import { NEVER_STARTED, type DomainState, type DomainStateInfo } from './state.js';
 import type { LoadProblem } from './store.js';
+import type { ShutdownMode } from './runtime/lifecycle.js';
 
 /** libvirt release whose LXC driver behaviour nsvirt follows. */
 export const LIBVIRT_COMPAT_VERSION = 9_000_000;
@@ -85,6 +86,11 @@ export class Connection {
   async defineXML(xml: string | Uint8Array): Promise<Domain> {
     const { ref } = await this.open().defineXML(xml);
     return this.domain(ref);
+  }
+
+  /** Start a domain from XML without defining it (transient unless one of that name and UUID is defined). */
+  async createXML(xml: string | Uint8Array): Promise<Domain> {
+    return this.domain(await this.open().createXML(xml));
   }
 
   async lookupByName(name: string): Promise<Domain> {
@@ -176,6 +182,26 @@ export class Domain implements DomainRef {
 
   async getXMLDesc(opts: XMLDescOptions = {}): Promise<string> {
     return this.driver().xmlDesc(this, opts);
+  }
+
+  /** Start the defined domain (virDomainCreate). */
+  async create(): Promise<void> {
+    return this.driver().start(this);
+  }
+
+  /** Stop it at once, killing every process (virDomainDestroy). */
+  async destroy(): Promise<void> {
+    return this.driver().destroy(this);
+  }
+
+  /** Ask init to power off (initctl, then a signal; `mode` limits the methods). Returns before it has stopped. */
+  async shutdown(opts: { mode?: readonly ShutdownMode[] } = {}): Promise<void> {
+    return this.driver().shutdown(this, opts.mode);
+  }
+
+  /** Ask init to reboot; the container starts again with the same ID. */
+  async reboot(opts: { mode?: readonly ShutdownMode[] } = {}): Promise<void> {
+    return this.driver().reboot(this, opts.mode);
   }
 
   async undefine(): Promise<void> {

@@ -12,8 +12,14 @@ import { VirError } from '../xml/errors.js';
 import { parseUUID } from '../xml/sections/general.js';
 import { lxcConfigToDomainXML } from '../xml/lxcconf.js';
 import { DefinitionStore, type LoadProblem } from './store.js';
-import { NO_LIVE_STATE, type LiveDomain, type LiveState } from './live.js';
+import type { LiveDomain, LiveState } from './live.js';
 import { NEVER_STARTED, type DomainStateInfo } from './state.js';
+import { withDomainLock } from './lock.js';
+import { RuntimeLiveState, readLastState } from './runtime/livestate.js';
+import { isActive, alreadyRunning, destroyDomain, requestStop, startDomain, type ShutdownMode } from './runtime/lifecycle.js';
+import { readStatus, isSupervisorAlive } from './runtime/supervisor.js';
+import { runtimeFiles } from './runtime/files.js';
+import type { NamespaceSources } from './runtime/planner.js';
 import type { DriverPaths } from './paths.js';
 import { domainGone, noDomainWithID, noDomainWithName, noDomainWithUUID } from './errors.js';
 
@@ -71,7 +77,7 @@ export class Driver {
     this.paths = opts.paths;
     this.ctx = opts.ctx ?? defaultContext();
     this.store = new DefinitionStore(this.paths, this.ctx);
-    this.live = opts.live ?? NO_LIVE_STATE;
+    this.live = opts.live ?? new RuntimeLiveState(this.paths, this.ctx);
     this.onProblem = opts.onProblem ?? (() => {});
   }
 
@@ -141,7 +147,7 @@ export class Driver {
     const { def, live } = await this.snapshot(ref);
     const running = live?.def ?? def;
     return {
-      state: (live?.state ?? NEVER_STARTED).state,
+      state: (live?.state ?? this.stoppedState(ref.name)).state,
       maxMemKiB: running.memoryKiB,
       memoryKiB: live ? live.memoryKiB : def.currentMemoryKiB,
       nrVirtCpu: running.vcpu.count,
@@ -150,7 +156,7 @@ export class Driver {
   }
 
   async state(ref: DomainRef): Promise<DomainStateInfo> {
-    return (await this.snapshot(ref)).live?.state ?? NEVER_STARTED;
+    return (await this.snapshot(ref)).live?.state ?? this.stoppedState(ref.name);
   }
 
   async id(ref: DomainRef): Promise<number | undefined> {
@@ -179,6 +185,67 @@ export class Driver {
   /** virConnectGetVersion: the host kernel release as major * 1,000,000 + minor * 1,000 + micro. */
   hypervisorVersion(): number {
     return kernelVersion(release());
+  }
+
+  /** How a shut-off domain got there (libvirt keeps this in the daemon; nsvirt in the state directory). */
+  private stoppedState(name: string): DomainStateInfo {
+    return readLastState(this.paths, name) ?? NEVER_STARTED;
+  }
+
+  /** virDomainCreate: start a defined domain. */
+  async start(ref: DomainRef): Promise<void> {
+    await withDomainLock(this.paths, ref.name, async () => {
+      const def = this.loadByName(ref.name);
+      if (def?.uuid !== ref.uuid) throw domainGone(ref.uuid, ref.name);
+      if (isActive(this.paths, def.name)) throw alreadyRunning();
+      await startDomain(this.paths, def, this.namespaceSources());
+    });
+  }
+
+  /** virDomainCreateXML: start a transient domain (or run a defined one with this definition). */
+  async createXML(xml: string | Uint8Array): Promise<DomainRef> {
+    const def = parseDomainXML(xml, this.ctx);
+    await withDomainLock(this.paths, def.name, async () => {
+      const { domains } = this.store.loadAll();
+      const sameName = domains.find((d) => d.name === def.name);
+      if (sameName && sameName.uuid !== def.uuid) {
+        throw new VirError('VIR_ERR_OPERATION_FAILED', `domain '${def.name}' already exists with uuid ${sameName.uuid}`);
+      }
+      const sameUUID = domains.find((d) => d.uuid === def.uuid && d.name !== def.name);
+      if (sameUUID) throw new VirError('VIR_ERR_OPERATION_FAILED', `domain '${sameUUID.name}' is already defined with uuid ${def.uuid}`);
+      if (isActive(this.paths, def.name)) throw new VirError('VIR_ERR_OPERATION_FAILED', `domain '${def.name}' is already active`);
+      await startDomain(this.paths, def, this.namespaceSources());
+    });
+    return refOf(def);
+  }
+
+  /** virDomainDestroy. */
+  async destroy(ref: DomainRef): Promise<void> {
+    await this.snapshot(ref);
+    await withDomainLock(this.paths, ref.name, () => destroyDomain(this.paths, ref.name));
+  }
+
+  /** virDomainShutdownFlags: asks init to power off; returns before it has. */
+  async shutdown(ref: DomainRef, modes: readonly ShutdownMode[] = []): Promise<void> {
+    await this.snapshot(ref);
+    await requestStop(this.paths, ref.name, 'shutdown', modes);
+  }
+
+  /** virDomainReboot: asks init to restart; the supervisor then boots it again. */
+  async reboot(ref: DomainRef, modes: readonly ShutdownMode[] = []): Promise<void> {
+    await this.snapshot(ref);
+    await requestStop(this.paths, ref.name, 'reboot', modes);
+  }
+
+  /** Namespaces a definition may join: running domains' init by name, /run/netns for netns. */
+  private namespaceSources(): NamespaceSources {
+    return {
+      initPidOf: (name) => {
+        const status = readStatus(runtimeFiles(this.paths, name).status);
+        return status && status.initPid > 0 && isSupervisorAlive(status.supervisorPid) ? status.initPid : undefined;
+      },
+      netnsDir: '/run/netns',
+    };
   }
 
   private persistentSnapshot(def: DomainDef, live: LiveDomain | undefined): DomainSnapshot {

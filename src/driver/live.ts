@@ -9,6 +9,8 @@ import type { DomainStateInfo } from './state.js';
 export interface LiveDomain {
   /** Domain ID: the PID of the domain's supervisor process. */
   readonly id: number;
+  /** PID of the container's init, in the host's PID namespace (0 while none runs). */
+  readonly initPid: number;
   /** The running definition (may differ from the persistent one). */
   readonly def: DomainDef;
   readonly state: DomainStateInfo;

@@ -104,3 +104,32 @@ export const withDriverLock = <T>(paths: DriverPaths, fn: () => T | Promise<T>):
 /** Run `fn` holding the lock of domain `name` (lock order: after the driver lock). */
 export const withDomainLock = <T>(paths: DriverPaths, name: string, fn: () => T | Promise<T>): Promise<T> =>
   withLock(paths.domainLock(name), 'exclusive', fn);
+
+/**
+ * Take an exclusive lock only if nobody holds it (no waiting, no queue):
+ * for housekeeping that can simply be left to whoever holds the lock.
+ * Within one process a second holder is refused too (flock is per open file).
+ */
+export function tryExclusiveLock(path: string): HeldLock | undefined {
+  const fd = openLockFile(path);
+  let locked = false;
+  try {
+    locked = lockFileSync(fd, true, false);
+  } finally {
+    if (!locked) closeSync(fd);
+  }
+  if (!locked) return undefined;
+  let released = false;
+  return {
+    path,
+    release: () => {
+      if (released) return;
+      released = true;
+      try {
+        unlockFile(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}

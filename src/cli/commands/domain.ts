@@ -47,7 +47,6 @@ const dumpxml: CommandSpec = {
   options: [
     domainOption(),
     { name: 'inactive', type: 'bool', help: 'show inactive defined XML' },
-    // nsvirt keeps no secrets in domain XML, so there is nothing extra to reveal.
     { name: 'security-info', type: 'bool', help: 'include security sensitive information in XML dump' },
   ],
   async run(session, opts) {

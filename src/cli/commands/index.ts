@@ -4,6 +4,7 @@ import { commandHelp, commandList, groupHelp } from '../help.js';
 import { domainCommands } from './domain.js';
 import { monitorCommands } from './monitor.js';
 import { hostCommands } from './host.js';
+import { lifecycleCommands } from './lifecycle.js';
 
 const help: CommandSpec = {
   name: 'help',
@@ -34,6 +35,8 @@ const help: CommandSpec = {
 };
 
 /** Every command, grouped as virsh groups them and sorted by name within a group. */
-export const COMMANDS: readonly CommandSpec[] = [...domainCommands, ...monitorCommands, ...hostCommands, help];
+export const COMMANDS: readonly CommandSpec[] = [...domainCommands, ...lifecycleCommands, ...monitorCommands, ...hostCommands, help].sort(
+  (a, b) => a.name.localeCompare(b.name),
+);
 
 export const findCommand = (name: string): CommandSpec | undefined => COMMANDS.find((c) => c.name === name);

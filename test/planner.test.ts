@@ -1,0 +1,191 @@
+/**
+ * Launch plans are pure data: built without root from a fixed description of
+ * the host, and compared with golden files (test/golden/*.plan). Set
+ * UPDATE_GOLDEN=1 to rewrite them after an intended change, then review the diff.
+ */
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDomainXML } from '../src/xml/parse.js';
+import { defaultContext } from '../src/xml/context.js';
+import { VirError } from '../src/xml/errors.js';
+import { buildLaunchPlan, type PlanInputs } from '../src/driver/runtime/planner.js';
+import { encodeLaunchPlan } from '../src/driver/runtime/plan.js';
+import { runtimeFiles } from '../src/driver/runtime/files.js';
+import { driverPaths } from '../src/driver/paths.js';
+import type { HostFacts } from '../src/driver/runtime/hostfacts.js';
+import { capabilitiesToDrop } from '../src/driver/runtime/capabilities.js';
+import { containerHostname, initEnvironment, resolveInitIdentity } from '../src/driver/runtime/init.js';
+import { partitionPath } from '../src/driver/runtime/cgroups.js';
+import { packageRoot } from '../src/package.js';
+
+const GOLDEN = join(packageRoot(), 'test', 'golden');
+const paths = driverPaths({ root: '/' });
+
+/** A hybrid host like the CI machines: v1 controllers plus a controller-less cgroup2. */
+const HYBRID_HOST: HostFacts = {
+  cgroupMounts: [
+    { mountPoint: '/sys/fs/cgroup/cpu', version: 1, options: 'cpu' },
+    { mountPoint: '/sys/fs/cgroup/cpuset', version: 1, options: 'cpuset' },
+    { mountPoint: '/sys/fs/cgroup/memory', version: 1, options: 'memory' },
+    { mountPoint: '/sys/fs/cgroup/systemd', version: 1, options: 'name=systemd' },
+    { mountPoint: '/sys/fs/cgroup/unified', version: 2, options: '' },
+  ],
+  mountPoints: ['/proc', '/sys', '/dev', '/dev/pts', '/', '/home', '/run', '/sys/fs/cgroup/cpu'],
+  blockFilesystems: ['ext4', 'xfs'],
+  stat: (p) =>
+    p === '/dev/sdb' ? { kind: 'block', major: 8, minor: 16 } : p.startsWith('/srv') ? { kind: 'dir', major: 0, minor: 0 } : undefined,
+  readFile: (p) =>
+    ({
+      '/sys/fs/cgroup/cpuset/cpuset.cpus': '0-1\n',
+      '/sys/fs/cgroup/cpuset/cpuset.mems': '0\n',
+      '/srv/app/etc/passwd': 'root:x:0:0::/root:/bin/sh\nweb:x:33:33::/var/www:/bin/sh\n',
+      '/srv/app/etc/group': 'root:x:0:\nwww-data:x:33:\nlog:x:4:web,other\n',
+    })[p],
+};
+
+const inputs = (xml: string, facts: HostFacts = HYBRID_HOST): PlanInputs => {
+  const def = parseDomainXML(xml, defaultContext({ hostArch: 'x86_64' }));
+  return {
+    def,
+    files: runtimeFiles(paths, def.name),
+    stateDir: paths.stateDir,
+    facts,
+    namespaces: { initPidOf: (name) => (name === 'peer' ? 4242 : undefined), netnsDir: '/run/netns' },
+  };
+};
+
+const domain = (body: string, name = 'c1'): string =>
+  `<domain type='lxc'><name>${name}</name><uuid>0b5e3f0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b</uuid><memory>65536</memory>${body}</domain>`;
+const os = (extra = ''): string => `<os><type>exe</type><init>/sbin/init</init>${extra}</os>`;
+const consoleDev = "<console type='pty'/>";
+
+describe('golden launch plans', () => {
+  const cases: Record<string, string> = {
+    'examples-demo': readFileSync(join(packageRoot(), 'examples', 'demo.xml'), 'utf8'),
+    'examples-app-container': readFileSync(join(packageRoot(), 'examples', 'app-container.xml'), 'utf8'),
+    'block-disk-sharenet-caps': domain(
+      os('<inituser>web</inituser><initdir>/srv</initdir><initenv name="PATH">/usr/bin</initenv>') +
+        "<features><capabilities policy='deny'><net_admin state='on'/></capabilities></features>" +
+        `<devices><filesystem><source dir='/srv/app'/><target dir='/'/></filesystem>` +
+        `<filesystem type='block'><source dev='/dev/sdb'/><target dir='/data'/><readonly/></filesystem>` +
+        `<filesystem type='bind'><source dir='/data'/><target dir='/mirror'/></filesystem>` +
+        `<disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='sdb'/></disk>${consoleDev}${consoleDev}</devices>` +
+        "<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:sharenet type='name' value='peer'/></lxc:namespace>",
+      'web.1',
+    ),
+  };
+  for (const [name, xml] of Object.entries(cases)) {
+    it(name, () => {
+      const text = encodeLaunchPlan(buildLaunchPlan(inputs(xml)));
+      const file = join(GOLDEN, `${name}.plan`);
+      if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, text);
+      expect(text).toBe(readFileSync(file, 'utf8'));
+    });
+  }
+
+  it('has no stale golden files', () => {
+    const stale = readdirSync(GOLDEN).filter((f) => !(f.replace(/\.plan$/, '') in cases));
+    expect(stale).toEqual([]);
+  });
+});
+
+describe('planner decisions', () => {
+  const plan = (xml: string) => buildLaunchPlan(inputs(xml));
+
+  it('creates mnt, pid, cgroup, uts and ipc namespaces always; net only when needed; user with an idmap', () => {
+    expect(plan(domain(os() + `<devices>${consoleDev}</devices>`)).clone).toEqual(['mnt', 'pid', 'cgroup', 'uts', 'ipc']);
+    expect(plan(domain(os() + `<features><privnet/></features><devices>${consoleDev}</devices>`)).clone).toContain('net');
+    const userns = plan(
+      domain(os() + "<idmap><uid start='0' target='100000' count='65536'/><gid start='0' target='100000' count='65536'/></idmap>" + `<devices>${consoleDev}</devices>`),
+    );
+    expect(userns.clone).toContain('user');
+    expect(userns.uidmap).toEqual([{ start: 0, target: 100000, count: 65536 }]);
+    expect(userns.consoles).toEqual([{ index: 0, uid: 100000, gid: 100000 }]);
+  });
+
+  it('joins shared namespaces instead of creating them', () => {
+    const p = plan(
+      domain(
+        os() + `<devices>${consoleDev}</devices>` +
+          "<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:shareipc type='pid' value='77'/><lxc:sharenet type='netns' value='blue'/></lxc:namespace>",
+      ),
+    );
+    expect(p.share).toEqual([
+      { kind: 'net', path: '/run/netns/blue' },
+      { kind: 'ipc', path: '/proc/77/ns/ipc' },
+    ]);
+    expect(p.clone).not.toContain('ipc');
+  });
+
+  it.each([
+    [`<devices></devices>`, 'unsupported configuration: At least one PTY console is required'],
+    [`<devices><console type='file'><source path='/tmp/x'/></console></devices>`, 'unsupported configuration: Only PTY console types are supported'],
+    [`<devices><filesystem type='ram'><source usage='1024'/><target dir='/'/></filesystem>${consoleDev}</devices>`, 'unsupported configuration: Unsupported root filesystem type ram'],
+    [`<devices><filesystem type='template'><source name='t'/><target dir='/x'/></filesystem>${consoleDev}</devices>`, 'unsupported configuration: Cannot mount filesystem type template'],
+    [`<features><privnet/></features><devices>${consoleDev}</devices><lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:sharenet type='pid' value='1'/></lxc:namespace>`,
+      'unsupported configuration: Config asks for inherit net namespace as well as private network interfaces'],
+    [`<devices>${consoleDev}</devices><lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:shareuts type='name' value='nobody-here'/></lxc:namespace>`,
+      "Domain not found: No domain with matching name 'nobody-here'"],
+    [`<devices>${consoleDev}</devices><resource><partition>/machine</partition></resource>`.replace('/machine', 'machine'),
+      "unsupported configuration: Resource partition 'machine' must start with '/'"],
+  ])('rejects %s', (body, message) => {
+    const xml = body.startsWith('<features>') || body.startsWith('<devices>') ? domain(os() + body) : domain(os() + body);
+    let error: unknown;
+    try {
+      plan(xml);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(VirError);
+    expect((error as VirError).message).toBe(message);
+  });
+
+  it('drops the default capability set, honouring on/off and the allow/deny policies', () => {
+    expect(capabilitiesToDrop(undefined)).toEqual([16, 25, 27, 30, 33]);
+    expect(capabilitiesToDrop({ policy: 'default', capabilities: { mknod: 'on', sys_admin: 'off' } })).toEqual([16, 21, 25, 30, 33]);
+    expect(capabilitiesToDrop({ policy: 'allow', capabilities: { sys_admin: 'off' } })).toEqual([21]);
+    const deny = capabilitiesToDrop({ policy: 'deny', capabilities: { chown: 'on' } });
+    expect(deny).not.toContain(0);
+    expect(deny).toHaveLength(40);
+  });
+
+  it("gives init libvirt's environment, in libvirt's order, initenv replacing earlier names", () => {
+    const def = inputs(domain(os("<initenv name='TERM'>xterm</initenv><initenv name='A'>b</initenv><cmdline>quiet</cmdline>") + `<devices>${consoleDev}${consoleDev}${consoleDev}</devices>`)).def;
+    expect(initEnvironment(def)).toEqual([
+      'PATH=/bin:/sbin',
+      'TERM=xterm',
+      'container=lxc-libvirt',
+      'HOME=/',
+      `container_uuid=${def.uuid}`,
+      'container_ttys=tty2 tty3',
+      `LIBVIRT_LXC_UUID=${def.uuid}`,
+      'LIBVIRT_LXC_NAME=c1',
+      'LIBVIRT_LXC_CMDLINE=quiet',
+      'A=b',
+    ]);
+  });
+
+  it('filters the hostname as libvirt does', () => {
+    expect(containerHostname('web.1_prod')).toBe('web1prod');
+    expect(containerHostname('-lead')).toBe('lead');
+    expect(containerHostname('--x')).toBe('-x');
+  });
+
+  it('resolves inituser and initgroup in the container, with supplementary groups', () => {
+    const files = HYBRID_HOST.readFile;
+    const read = (p: string): string | undefined => files(join('/srv/app', p));
+    const def = (u: string, g = ''): ReturnType<typeof inputs>['def'] =>
+      inputs(domain(os(`<inituser>${u}</inituser>${g}`) + `<devices>${consoleDev}</devices>`)).def;
+    expect(resolveInitIdentity(def('web'), read)).toEqual({ uid: 33, gid: 33, groups: [33, 4] });
+    expect(resolveInitIdentity(def('+1234', '<initgroup>+99</initgroup>'), read)).toEqual({ uid: 1234, gid: 99, groups: [] });
+    expect(() => resolveInitIdentity(def('ghost'), read)).toThrow("internal error: User ghost doesn't exist");
+    expect(() => resolveInitIdentity(def('web', '<initgroup>ghosts</initgroup>'), read)).toThrow("internal error: Group ghosts doesn't exist");
+  });
+
+  it("names cgroup partitions as libvirt does", () => {
+    expect(partitionPath('/machine')).toBe('machine');
+    expect(partitionPath('/machine/tenant')).toBe('machine/tenant.partition');
+    expect(partitionPath('/web/_front')).toBe('web.partition/__front.partition');
+  });
+});
