@@ -45,7 +45,8 @@ const HYBRID_HOST: HostFacts = {
 };
 
 const inputs = (xml: string, facts: HostFacts = HYBRID_HOST): PlanInputs => {
-  const def = parseDomainXML(xml, defaultContext({ hostArch: 'x86_64' }));
+  // Fixed randomness: generated UUIDs and MACs are the same on every run.
+  const def = parseDomainXML(xml, defaultContext({ hostArch: 'x86_64', random: (n) => new Uint8Array(n).fill(7) }));
   return {
     def,
     files: runtimeFiles(paths, def.name),
