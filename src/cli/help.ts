@@ -21,26 +21,38 @@ export function commandList(commands: readonly CommandSpec[]): string {
   return 'Grouped commands:\n\n' + groupsOf(commands).map((g) => groupHelp(g, commands) + '\n').join('');
 }
 
-function synopsisWord(o: OptionSpec): string {
+/**
+ * vshCmddefHelp: an argv option is written in its long form once an
+ * earlier option takes a value (`{[--cmd] <string>}...`), else `<cmd>...`.
+ */
+const longArgv = (c: CommandSpec, o: OptionSpec): boolean =>
+  c.options.slice(0, c.options.indexOf(o)).some((p) => p.type === 'data' || p.type === 'string');
+
+function synopsisWord(c: CommandSpec, o: OptionSpec): string {
   if (o.type === 'bool') return `[--${o.name}]`;
   if (o.type === 'string') return `[--${o.name} <string>]`;
+  if (o.type === 'argv') {
+    if (longArgv(c, o)) return o.required ? `{[--${o.name}] <string>}...` : `[[--${o.name}] <string>]...`;
+    return o.required ? `<${o.name}>...` : `[<${o.name}>]...`;
+  }
   return o.required ? `<${o.name}>` : `[<${o.name}>]`;
 }
 
-function optionLabel(o: OptionSpec): string {
+function optionLabel(c: CommandSpec, o: OptionSpec): string {
   if (o.type === 'bool') return `--${o.name}`;
   if (o.type === 'string') return `--${o.name} <string>`;
+  if (o.type === 'argv' && !longArgv(c, o)) return `<${o.name}>`;
   return `[--${o.name}] <string>`;
 }
 
 /** `help NAME`: NAME, SYNOPSIS, DESCRIPTION (if any) and OPTIONS (if any). */
 export function commandHelp(c: CommandSpec): string {
   let out = `  NAME\n    ${c.name} - ${c.help}\n`;
-  out += `\n  SYNOPSIS\n    ${[c.name, ...c.options.map(synopsisWord)].join(' ')}\n`;
+  out += `\n  SYNOPSIS\n    ${[c.name, ...c.options.map((o) => synopsisWord(c, o))].join(' ')}\n`;
   if (c.description) out += `\n  DESCRIPTION\n    ${c.description}\n`;
   if (c.options.length > 0) {
     out += '\n  OPTIONS\n';
-    for (const o of c.options) out += `    ${optionLabel(o).padEnd(15)}  ${o.help}\n`;
+    for (const o of c.options) out += `    ${optionLabel(c, o).padEnd(15)}  ${o.help}\n`;
   }
   return out + '\n';
 }

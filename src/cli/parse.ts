@@ -4,7 +4,7 @@
  * positional values that fill the value options in order; "--" makes the
  * rest positional; --help anywhere asks for the command's help.
  */
-import { CommandOptions, type CommandSpec } from './spec.js';
+import { CommandOptions, type CommandSpec, type OptionSpec, type OptionValue } from './spec.js';
 
 /** A syntax error; virsh prints it as "error: <message>" and runs nothing. */
 export class UsageError extends Error {}
@@ -24,10 +24,14 @@ export function parseCommand(words: readonly string[], lookup: CommandLookup): P
   const spec = name === undefined ? undefined : lookup(name);
   if (!spec) throw new UsageError(`unknown command: '${name ?? ''}'`);
 
-  const values = new Map<string, string | true>();
-  // Options still waiting for a positional value, in declaration order.
-  const awaitingData = spec.options.filter((o) => o.type === 'data');
+  const values = new Map<string, OptionValue>();
+  // Options still waiting for a positional value, in declaration order; an argv option takes all the rest.
+  const awaitingData = spec.options.filter((o) => o.type === 'data' || o.type === 'argv');
   let dataOnly = false;
+  const addWord = (opt: OptionSpec, word: string): void => {
+    const previous = values.get(opt.name);
+    values.set(opt.name, [...(Array.isArray(previous) ? previous : []), word]);
+  };
 
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]!;
@@ -42,7 +46,7 @@ export function parseCommand(words: readonly string[], lookup: CommandLookup): P
       if (optName === 'help') return { spec, options: new CommandOptions(values), wantsHelp: true };
       const opt = spec.options.find((o) => o.name === optName);
       if (!opt) throw new UsageError(`command '${spec.name}' doesn't support option --${optName}`);
-      if (values.has(opt.name)) throw new UsageError(`option --${opt.name} already seen`);
+      if (values.has(opt.name) && opt.type !== 'argv') throw new UsageError(`option --${opt.name} already seen`);
       if (opt.type === 'bool') {
         if (inline !== undefined) throw new UsageError(`invalid '=' after option --${opt.name}`);
         values.set(opt.name, true);
@@ -50,20 +54,29 @@ export function parseCommand(words: readonly string[], lookup: CommandLookup): P
       }
       const value = inline ?? rest[++i];
       if (value === undefined) throw new UsageError(`expected syntax: --${opt.name} <string>`);
+      if (opt.type === 'argv') {
+        addWord(opt, value);
+        continue;
+      }
       values.set(opt.name, value);
       const waiting = awaitingData.indexOf(opt);
       if (waiting >= 0) awaitingData.splice(waiting, 1);
       continue;
     }
-    const target = awaitingData.shift();
+    const target = awaitingData[0];
     if (!target) throw new UsageError(`unexpected data '${word}'`);
+    if (target.type === 'argv') {
+      addWord(target, word);
+      continue;
+    }
+    awaitingData.shift();
     values.set(target.name, word);
   }
 
   const missing = spec.options.find((o) => o.required && !values.has(o.name));
   if (missing) {
     throw new UsageError(
-      missing.type === 'data'
+      missing.type === 'data' || missing.type === 'argv'
         ? `command '${spec.name}' requires <${missing.name}> option`
         : `command '${spec.name}' requires --${missing.name} option`,
     );

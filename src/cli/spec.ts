@@ -5,8 +5,12 @@ import type { Session } from './session.js';
  * bool: a flag (--name).
  * data: a value given as --name VALUE or by position (virsh's VSH_OT_DATA).
  * string: a value given only as --name VALUE.
+ * argv: every remaining positional word, and each --name VALUE (virsh's VSH_OT_ARGV).
  */
-export type OptionType = 'bool' | 'data' | 'string';
+export type OptionType = 'bool' | 'data' | 'string' | 'argv';
+
+/** A flag is `true`; an argv option collects its words. */
+export type OptionValue = string | true | readonly string[];
 
 export interface OptionSpec {
   readonly name: string;
@@ -30,7 +34,7 @@ export const GROUPS = {
 
 /** Option values of one command invocation. */
 export class CommandOptions {
-  constructor(private readonly values: ReadonlyMap<string, string | true>) {}
+  constructor(private readonly values: ReadonlyMap<string, OptionValue>) {}
 
   flag(name: string): boolean {
     return this.values.get(name) === true;
@@ -39,6 +43,12 @@ export class CommandOptions {
   value(name: string): string | undefined {
     const v = this.values.get(name);
     return typeof v === 'string' ? v : undefined;
+  }
+
+  /** The words of an argv option (empty when none was given). */
+  words(name: string): readonly string[] {
+    const v = this.values.get(name);
+    return Array.isArray(v) ? v : [];
   }
 
   /** A value the parser has already checked is present. */

@@ -13,6 +13,7 @@ import {
   openSync,
   readdirSync,
   renameSync,
+  symlinkSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -36,8 +37,18 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
+/**
+ * mkdir -p where only `dir` itself gets `mode`: parents it creates are 0755,
+ * so a private leaf (a lock directory) never makes the state directory
+ * above it unreachable for others (e.g. a container root in a user namespace).
+ */
 export function ensureDirectory(dir: string, mode = 0o755): void {
-  mkdirSync(dir, { recursive: true, mode });
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+  try {
+    mkdirSync(dir, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
 }
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -56,6 +67,19 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     } finally {
       closeSync(fd);
     }
+    renameSync(temp, path);
+  } catch (e) {
+    unlinkQuietly(temp);
+    throw e;
+  }
+  fsyncDirectory(dirname(path));
+}
+
+/** Make `path` a symbolic link to `target`, replacing whatever is there atomically and durably. */
+export function symlinkAtomic(target: string, path: string): void {
+  const temp = tempPathFor(path);
+  symlinkSync(target, temp);
+  try {
     renameSync(temp, path);
   } catch (e) {
     unlinkQuietly(temp);

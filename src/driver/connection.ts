@@ -2,6 +2,7 @@
  * The public object model: a Connection to the LXC driver and Domain
  * handles, shaped after libvirt's virConnect and virDomain APIs.
  */
+import type { Duplex } from 'node:stream';
 import { VirError } from '../xml/errors.js';
 import { defaultContext, type ParseContext } from '../xml/context.js';
 import { Driver, type DomainInfo, type DomainRef, type DomainSnapshot, type XMLDescOptions } from './driver.js';
@@ -10,6 +11,10 @@ import { DEFAULT_URI, resolveURI } from './uri.js';
 import { NEVER_STARTED, type DomainState, type DomainStateInfo } from './state.js';
 import type { LoadProblem } from './store.js';
 import type { ShutdownMode } from './runtime/lifecycle.js';
+import { setAutostart } from './autostart.js';
+import { openDomainConsole, type ConsoleOptions } from './runtime/console.js';
+import { sendProcessSignal } from './runtime/signal.js';
+import { enterDomain, type CommandExit, type EnterOptions } from './runtime/enter.js';
 
 /** libvirt release whose LXC driver behaviour nsvirt follows. */
 export const LIBVIRT_COMPAT_VERSION = 9_000_000;
@@ -226,6 +231,34 @@ export class Domain implements DomainRef {
 
   async getAutostart(): Promise<boolean> {
     return (await this.driver().snapshot(this)).autostart;
+  }
+
+  /** Start the domain when the host boots (a persistent domain only), or stop doing so. */
+  async setAutostart(autostart: boolean): Promise<void> {
+    return setAutostart(this.driver(), this, autostart);
+  }
+
+  /**
+   * Attach to a console of the running domain (virDomainOpenConsole):
+   * `devname` is its alias (console0, console1, …; default the first).
+   * The stream carries the console's raw bytes both ways; end it to detach.
+   */
+  async openConsole(devname?: string, opts: ConsoleOptions = {}): Promise<Duplex> {
+    return openDomainConsole(this.driver(), this, devname, opts);
+  }
+
+  /** Send signal `signum` (0..64) to process `pid` of the domain: only its init, pid 1, can be signalled. */
+  async sendProcessSignal(pid: number, signum: number): Promise<void> {
+    return sendProcessSignal(this.driver(), this, pid, signum);
+  }
+
+  /**
+   * Run a command inside the running domain, in its namespaces and cgroups
+   * (virsh lxc-enter-namespace). `command[0]` is the program's path in the
+   * container (no PATH search); stdio is inherited unless given.
+   */
+  async lxcEnterNamespace(command: readonly string[], opts: EnterOptions = {}): Promise<CommandExit> {
+    return enterDomain(this.driver(), this, command, opts);
   }
 
   /** Always 'exe' for containers. */

@@ -15,6 +15,9 @@ export const noDomainWithID = (id: number): VirError =>
 export const domainGone = (uuid: string, name: string): VirError =>
   new VirError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${uuid}' (${name})`);
 
+/** virDomainObjCheckActive's refusal. */
+export const domainNotRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
+
 export const operationFailed = (detail: string): VirError => new VirError('VIR_ERR_OPERATION_FAILED', detail);
 
 /**

@@ -5,6 +5,8 @@ import { domainCommands } from './domain.js';
 import { monitorCommands } from './monitor.js';
 import { hostCommands } from './host.js';
 import { lifecycleCommands } from './lifecycle.js';
+import { guestCommands } from './guest.js';
+import { autostartCommands } from './autostart.js';
 
 const help: CommandSpec = {
   name: 'help',
@@ -35,8 +37,14 @@ const help: CommandSpec = {
 };
 
 /** Every command, grouped as virsh groups them and sorted by name within a group. */
-export const COMMANDS: readonly CommandSpec[] = [...domainCommands, ...lifecycleCommands, ...monitorCommands, ...hostCommands, help].sort(
-  (a, b) => a.name.localeCompare(b.name),
-);
+export const COMMANDS: readonly CommandSpec[] = [
+  ...domainCommands,
+  ...lifecycleCommands,
+  ...guestCommands,
+  ...autostartCommands,
+  ...monitorCommands,
+  ...hostCommands,
+  help,
+].sort((a, b) => a.name.localeCompare(b.name));
 
 export const findCommand = (name: string): CommandSpec | undefined => COMMANDS.find((c) => c.name === name);

@@ -44,10 +44,21 @@ const start: CommandSpec = {
       session.error('Domain is already active');
       return false;
     }
+    let lostRace = false;
     await session.withContext(`Failed to start domain '${dom.name}'`, async () => {
       if (opts.flag('paused')) throw unsupportedFlag(0x1, 'lxcDomainCreateWithFiles');
-      await dom.create();
+      try {
+        await dom.create();
+      } catch (e) {
+        // Another start won after the check above: say so as the check would have.
+        if (!(e instanceof VirError && e.code === 'VIR_ERR_OPERATION_INVALID' && e.detail === 'domain is already running')) throw e;
+        lostRace = true;
+      }
     });
+    if (lostRace) {
+      session.error('Domain is already active');
+      return false;
+    }
     session.printExtra(`Domain '${dom.name}' started\n`);
     return true;
   },

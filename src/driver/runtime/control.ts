@@ -9,7 +9,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { VirError } from '../../xml/errors.js';
-import { systemError } from '../errors.js';
+import { domainNotRunning, systemError } from '../errors.js';
 import { decodeLine } from './plan-encoding.js';
 
 /** How long a request waits for its reply unless told otherwise. */
@@ -31,12 +31,10 @@ export class SupervisorError extends VirError {
   }
 }
 
-const notRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
-
 const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTDIR']);
 
 function connectFailure(socketPath: string, e: unknown): unknown {
-  if (NOT_LISTENING.has((e as NodeJS.ErrnoException).code ?? '')) return notRunning();
+  if (NOT_LISTENING.has((e as NodeJS.ErrnoException).code ?? '')) return domainNotRunning();
   return systemError(`Failed to connect to the domain supervisor at '${socketPath}'`, e);
 }
 

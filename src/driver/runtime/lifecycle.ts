@@ -28,7 +28,7 @@ export const alreadyRunning = (): VirError => new VirError('VIR_ERR_OPERATION_IN
 export function isActive(paths: DriverPaths, name: string): boolean {
   const files = runtimeFiles(paths, name);
   const status = readStatus(files.status);
-  if (status && status.state !== 'shutoff' && isSupervisorAlive(status.supervisorPid)) return true;
+  if (status && isSupervisorAlive(status.supervisorPid)) return true;
   if (!status && supervisorRunningPlan(files.plan) !== undefined) return true; // still starting
   if (status || existsSync(files.plan)) reconcileStopped(paths, name, status, status !== undefined && status.state !== 'shutoff');
   return false;
@@ -59,6 +59,8 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
   const files = runtimeFiles(paths, def.name);
   ensureDirectory(paths.stateDir, 0o755);
   ensureDirectory(paths.logDir, 0o700);
+  // Made here, as root of the host: a container root in a user namespace may not create it.
+  ensureDirectory(files.stageDir, 0o755);
   const plan = buildLaunchPlan({ def, files, stateDir: paths.stateDir, facts: readHostFacts(), namespaces });
   writeFileAtomic(files.liveXml, formatDomainXML(def, { inactive: true, secure: true }), 0o600);
   writeFileAtomic(files.plan, encodeLaunchPlan(plan), 0o600);

@@ -155,9 +155,10 @@ export class RuntimeLiveState implements LiveState {
   private inspect(name: string): LiveDomain | undefined {
     const files = runtimeFiles(this.paths, name);
     const status = readStatus(files.status);
-    const alive = status !== undefined && isSupervisorAlive(status.supervisorPid);
-    if (!alive || status.state === 'shutoff') {
-      this.reconcile(name, status, !alive);
+    // A live supervisor means an active domain, whatever its status says: between an init's
+    // end and its restart (on_reboot), or with on_poweroff 'preserve', it reads 'shutoff'.
+    if (status === undefined || !isSupervisorAlive(status.supervisorPid)) {
+      this.reconcile(name, status);
       return undefined;
     }
     let def: DomainDef;
@@ -176,14 +177,14 @@ export class RuntimeLiveState implements LiveState {
     };
   }
 
-  private reconcile(name: string, status: SupervisorStatus | undefined, died: boolean): void {
+  private reconcile(name: string, status: SupervisorStatus | undefined): void {
     const lock = tryExclusiveLock(this.paths.domainLock(name));
     if (!lock) return; // someone is starting or stopping it right now
     try {
       // Re-check under the lock: a start may have finished meanwhile.
-      const now = readStatus(runtimeFiles(this.paths, name).status);
-      if (now && now.state !== 'shutoff' && isSupervisorAlive(now.supervisorPid)) return;
-      reconcileStopped(this.paths, name, now ?? status, died);
+      const now = readStatus(runtimeFiles(this.paths, name).status) ?? status;
+      if (now && isSupervisorAlive(now.supervisorPid)) return;
+      reconcileStopped(this.paths, name, now, now?.state !== 'shutoff');
     } finally {
       lock.release();
     }
