@@ -140,6 +140,34 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     expect(leftovers('iso')).toEqual([]);
   });
 
+  it("runs on the host's own root, read-only, sharing the host network (sysfs bound, not remounted)", async () => {
+    const dom = await open().defineXML(
+      `<domain type='lxc'><name>hostroot</name><memory unit='MiB'>64</memory>
+        <os><type>exe</type><init>/bin/sleep</init><initarg>300</initarg></os>
+        <devices><filesystem type='mount'><source dir='/'/><target dir='/'/><readonly/></filesystem>
+        <filesystem type='ram'><source usage='8' units='MiB'/><target dir='/tmp'/></filesystem><console type='pty'/></devices></domain>`,
+    );
+    await dom.create();
+    try {
+      const pid = await initPid(dom);
+      const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n');
+      const optionsAt = (mp: string): string | undefined => {
+        const at = mounts.filter((l) => l.split(' ')[4] === mp);
+        expect(at, `one mount at ${mp}`).toHaveLength(1);
+        return at[0]!.split(' ')[5];
+      };
+      expect(optionsAt('/')).toMatch(/^ro/);
+      expect(optionsAt('/sys')).toMatch(/^ro/);
+      expect(optionsAt('/tmp')).toMatch(/^rw/);
+      expect(nsInode(pid, 'net')).toBe(nsInode('self', 'net'));
+      expect(() => nsenter(pid, ['touch', '/probe'])).toThrow();
+      expect(nsenter(pid, ['touch', '/tmp/probe'])).toBe('');
+    } finally {
+      await dom.destroy();
+    }
+    expect(leftovers('hostroot')).toEqual([]);
+  });
+
   it('maps users with <idmap>: uid_map as configured, files owned by the mapped root', async () => {
     // The container's root (host uid 200000) mounts its own filesystems, so the paths must be
     // reachable for it: a rootfs it owns, and a state directory others may traverse (as /run is).

@@ -54,6 +54,7 @@ function rootOps(root: FilesystemDef | undefined, opts: LayoutOptions, facts: Ho
   switch (type) {
     case 'mount':
       ops.push({ op: 'mount', source, target: opts.stage, fstypes: '', flags: 'bind,rec', data: '' });
+      ops.push(...hiddenHostMounts(source, opts, facts));
       break;
     case 'block':
       ops.push({
@@ -82,6 +83,17 @@ function fileMount(fs: FilesystemDef, target: string, facts: HostFacts): ChildOp
   };
 }
 
+/**
+ * A root directory that carries host mounts at /proc, /sys or /dev (the
+ * host's own root, shared): detach those copies before mounting the
+ * container's own, so nothing of the host's stays underneath (libvirt's
+ * shared-root unmount step).
+ */
+function hiddenHostMounts(source: string, opts: LayoutOptions, facts: HostFacts): ChildOp[] {
+  const base = source.replace(/\/+$/, '');
+  return REPLACED.filter((dir) => facts.mountPoints.includes(`${base}${dir}`)).map((dir) => ({ op: 'umount', path: inStage(opts.stage, dir) }));
+}
+
 /** /proc (with /proc/sys read-only, its net part writable in a private netns) and a read-only /sys. */
 function basicMounts(opts: LayoutOptions): ChildOp[] {
   const at = (p: string): string => inStage(opts.stage, p);
@@ -97,13 +109,17 @@ function basicMounts(opts: LayoutOptions): ChildOp[] {
     { op: 'remount', path: at('/proc/sys'), flags: 'rdonly,nosuid,nodev,noexec' },
     { op: 'mkdir', path: at('/sys'), mode: '0555' },
   );
-  if (opts.userns && !opts.netns) {
-    // sysfs can only be mounted from a network namespace the user namespace owns.
-    ops.push({ op: 'mount', source: '/sys', target: at('/sys'), fstypes: '', flags: 'bind,rec', data: '' });
-    ops.push({ op: 'remount', path: at('/sys'), flags: 'rdonly,nosuid,nodev,noexec' });
+  if (opts.netns) {
+    // A fresh sysfs shows the container's own network devices; mounted rw, then made read-only
+    // on this mount only (a read-only mount flag would change the superblock).
+    ops.push({ op: 'mount', source: 'sysfs', target: at('/sys'), fstypes: 'sysfs', flags: 'nosuid,nodev,noexec', data: '' });
   } else {
-    ops.push({ op: 'mount', source: 'sysfs', target: at('/sys'), fstypes: 'sysfs', flags: 'rdonly,nosuid,nodev,noexec', data: '' });
+    // Without a network namespace of its own, sysfs is the host's superblock: bind it (a new
+    // sysfs mount over the host's copy under a shared root would fail with EBUSY, and a user
+    // namespace may not mount sysfs for a network namespace it does not own).
+    ops.push({ op: 'mount', source: '/sys', target: at('/sys'), fstypes: '', flags: 'bind,rec', data: '' });
   }
+  ops.push({ op: 'remount', path: at('/sys'), flags: 'rdonly,nosuid,nodev,noexec' });
   return ops;
 }
 
