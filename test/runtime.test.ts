@@ -168,6 +168,21 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     expect(leftovers('hostroot')).toEqual([]);
   });
 
+  it('every domain in examples/ starts as it is, and stops cleanly', async () => {
+    const dir = join(import.meta.dirname, '..', 'examples');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.xml'))) {
+      const dom = await open().defineXML(readFileSync(join(dir, file)));
+      await dom.create();
+      try {
+        expect((await dom.getState()).state, file).toBe('running');
+      } finally {
+        await dom.destroy();
+        await dom.undefine();
+      }
+      expect(leftovers(dom.name), file).toEqual([]);
+    }
+  });
+
   it('maps users with <idmap>: uid_map as configured, files owned by the mapped root', async () => {
     // The container's root (host uid 200000) mounts its own filesystems, so the paths must be
     // reachable for it: a rootfs it owns, and a state directory others may traverse (as /run is).
@@ -293,9 +308,11 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     const id = await dom.getID();
     const firstInit = await initPid(dom);
     await dom.reboot({ mode: ['signal'] });
+    // Between the two inits the status reads 'shutoff' with no init: wait for the new one to run.
     await waitFor(async () => {
       try {
-        return (await initPid(dom)) !== firstInit;
+        const pid = await initPid(dom);
+        return pid !== 0 && pid !== firstInit && (await dom.getState()).state === 'running';
       } catch {
         return false;
       }

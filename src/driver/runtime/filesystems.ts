@@ -87,9 +87,11 @@ function fileMount(fs: FilesystemDef, target: string, facts: HostFacts): ChildOp
  * A root directory that carries host mounts at /proc, /sys or /dev (the
  * host's own root, shared): detach those copies before mounting the
  * container's own, so nothing of the host's stays underneath (libvirt's
- * shared-root unmount step).
+ * shared-root unmount step, which it also skips with a user namespace).
  */
 function hiddenHostMounts(source: string, opts: LayoutOptions, facts: HostFacts): ChildOp[] {
+  // In a user namespace the copied host mounts are locked together and cannot be detached one by one.
+  if (opts.userns) return [];
   const base = source.replace(/\/+$/, '');
   return REPLACED.filter((dir) => facts.mountPoints.includes(`${base}${dir}`)).map((dir) => ({ op: 'umount', path: inStage(opts.stage, dir) }));
 }

@@ -14,7 +14,7 @@ import { readHostFacts } from './hostfacts.js';
 import { buildLaunchPlan, type NamespaceSources } from './planner.js';
 import { encodeLaunchPlan } from './plan.js';
 import { isSupervisorAlive, launchSupervisor, readStatus } from './supervisor.js';
-import { reconcileStopped } from './livestate.js';
+import { reconcileStopped, withLiveAdditions } from './livestate.js';
 import { controlRequest } from './control.js';
 
 export const notRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
@@ -67,6 +67,9 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
   appendFileSync(files.log, `${timestamp()}: starting up\n`, { mode: 0o600 });
   try {
     const { supervisorPid } = await launchSupervisor(files.plan, files.log);
+    // The running definition with libvirt's live additions (id, partition, implicit root, console ptys).
+    const consoles = readStatus(files.status)?.consoles ?? [];
+    writeFileAtomic(files.liveXml, formatDomainXML(withLiveAdditions(def, supervisorPid, consoles), { secure: true }), 0o600);
     return supervisorPid;
   } catch (e) {
     reconcileStopped(paths, def.name, readStatus(files.status), false);
