@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type Domain } from '../src/index.js';
 import { runCli } from '../src/cli/nsvirsh.js';
 import { buildRootfs, type Rootfs } from './support/rootfs.js';
@@ -18,6 +18,10 @@ if (!isRoot) console.warn('runtime.test.ts: skipped, starting containers needs r
 
 const { root } = useTempRoot('nsvirt-rt-');
 let rootfs: Rootfs;
+
+// NSVIRT_ROOT stands for '/': as on a real host, others may traverse it (a container root
+// in a user namespace mounts its filesystems under ROOT/run/nsvirt/lxc itself).
+beforeEach(() => chmodSync(root(), 0o755));
 
 beforeAll(() => {
   if (isRoot) rootfs = buildRootfs();
@@ -184,10 +188,8 @@ describe.skipIf(!isRoot)('containers (root)', () => {
   });
 
   it('maps users with <idmap>: uid_map as configured, files owned by the mapped root', async () => {
-    // The container's root (host uid 200000) mounts its own filesystems, so the paths must be
-    // reachable for it: a rootfs it owns, and a state directory others may traverse (as /run is).
+    // The container's root (host uid 200000) mounts its own filesystems: give it a rootfs it owns.
     const owned = buildRootfs({ owner: { uid: 200000, gid: 200000 }, rebootHelper: false });
-    chmodSync(root(), 0o755);
     const dom = await open().defineXML(
       containerXML('userns', 'exec sleep 300', {
         rootfs: owned.path,
