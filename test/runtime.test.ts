@@ -187,6 +187,64 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     }
   });
 
+  it('honours on_poweroff and on_crash (libvirt ignores them): restart, preserve', async () => {
+    const conn = open();
+    const looping = await conn.defineXML(
+      containerXML('again', 'sleep 0.2; exit 0').replace('</os>', '</os>\n  <on_poweroff>restart</on_poweroff>'),
+    );
+    await looping.create();
+    try {
+      const id = await looping.getID();
+      const first = await initPid(looping);
+      await waitFor(async () => {
+        const pid = await initPid(looping).catch(() => 0);
+        return pid !== 0 && pid !== first;
+      });
+      expect(await looping.getID()).toBe(id);
+    } finally {
+      await looping.destroy();
+    }
+    // A crash is init dying of a fault: the test helper dereferences NULL on purpose.
+    const crashing = await conn.defineXML(
+      containerXML('crash', 'exec /sbin/nsvirt-reboot crash').replace('</os>', '</os>\n  <on_crash>preserve</on_crash>'),
+    );
+    if (rootfs.hasRebootHelper) {
+      await crashing.create();
+      await waitFor(async () => (await crashing.getState()).state === 'crashed');
+      expect(await crashing.isActive()).toBe(true);
+      await crashing.destroy();
+      expect(await crashing.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+    }
+    expect([...leftovers('again'), ...leftovers('crash')]).toEqual([]);
+  });
+
+  it('mounts an image file through a loop device, and gives disks and hostdevs their device nodes', async (ctx) => {
+    if (!existsSync('/usr/sbin/mkfs.ext4') && !existsSync('/sbin/mkfs.ext4')) ctx.skip();
+    const image = join(root(), 'data.img');
+    execFileSync('truncate', ['-s', '8M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', image]);
+    const dom = await open().defineXML(
+      containerXML('images', 'exec sleep 300', {
+        devices: `
+    <filesystem type='file'><driver type='loop' format='raw'/><source file='${image}'/><target dir='/data'/><readonly/></filesystem>
+    <hostdev mode='capabilities' type='misc'><source><char>/dev/kmsg</char></source></hostdev>`,
+      }),
+    );
+    await dom.create();
+    try {
+      const pid = await initPid(dom);
+      const line = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/data');
+      expect(line).toMatch(/ ro,.* - ext4 \/dev\/loop\d+ /);
+      expect(nsenter(pid, ['ls', '/data'])).toContain('lost+found');
+      expect(nsenter(pid, ['stat', '-c', '%F %t:%T %a', '/dev/kmsg'])).toBe('character special file 1:b 700\n');
+    } finally {
+      await dom.destroy();
+    }
+    expect(leftovers('images')).toEqual([]);
+    // The loop device was released with the mount.
+    expect(execFileSync('losetup', ['-j', image], { encoding: 'utf8' })).toBe('');
+  });
+
   it('maps users with <idmap>: uid_map as configured, files owned by the mapped root', async () => {
     // The container's root (host uid 200000) mounts its own filesystems: give it a rootfs it owns.
     const owned = buildRootfs({ owner: { uid: 200000, gid: 200000 }, rebootHelper: false });
