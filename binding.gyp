@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "nsvirt_native",
-      "sources": ["native/addon.cc", "native/lock.cc"],
+      "sources": ["native/addon.cc", "native/lock.cc", "native/bpf.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
@@ -16,6 +16,13 @@
         "native/supervisor/host.c",
         "native/supervisor/child.c"
       ],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wshadow"]
+    },
+    {
+      "target_name": "nsvirt_enter",
+      "type": "executable",
+      "sources": ["native/enter/enter.c", "native/enter/cgroup.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wshadow"]
     }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "bpf.h"
 #include "lock.h"
 
 namespace nsvirt {
@@ -30,6 +31,7 @@ Napi::Value StrError(const Napi::CallbackInfo& info) {
 static Napi::Object InitNsvirtNative(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New(env, nsvirt::StrError, "strerror"));
   nsvirt::RegisterLockFunctions(env, exports);
+  nsvirt::RegisterBpfFunctions(env, exports);
   return exports;
 }
 

@@ -115,6 +115,7 @@ describe.skipIf(!isRoot())('nsvirt_enter (root)', () => {
 
     it('dies of the signal that killed the command', async () => {
       expect(await run(container, ['/bin/sh', '-c', 'kill -TERM $$'])).toMatchObject({ code: null, signal: 'SIGTERM' });
+      expect(await run(container, ['/bin/sh', '-c', 'kill -KILL $$'])).toMatchObject({ code: null, signal: 'SIGKILL' });
     });
 
     it('fails with 125 when the container is gone, naming what failed', async () => {

@@ -28,13 +28,21 @@ const HYBRID_HOST: HostFacts = {
     { mountPoint: '/sys/fs/cgroup/cpu', version: 1, options: 'cpu' },
     { mountPoint: '/sys/fs/cgroup/cpuset', version: 1, options: 'cpuset' },
     { mountPoint: '/sys/fs/cgroup/memory', version: 1, options: 'memory' },
+    { mountPoint: '/sys/fs/cgroup/devices', version: 1, options: 'devices' },
+    { mountPoint: '/sys/fs/cgroup/blkio', version: 1, options: 'blkio' },
     { mountPoint: '/sys/fs/cgroup/systemd', version: 1, options: 'name=systemd' },
     { mountPoint: '/sys/fs/cgroup/unified', version: 2, options: '' },
   ],
   mountPoints: ['/proc', '/sys', '/dev', '/dev/pts', '/', '/home', '/run', '/sys/fs/cgroup/cpu'],
   blockFilesystems: ['ext4', 'xfs'],
   stat: (p) =>
-    p === '/dev/sdb' ? { kind: 'block', major: 8, minor: 16 } : p.startsWith('/srv') ? { kind: 'dir', major: 0, minor: 0 } : undefined,
+    p === '/dev/sdb'
+      ? { kind: 'block', major: 8, minor: 16 }
+      : p.startsWith('/srv')
+        ? { kind: 'dir', major: 0, minor: 0 }
+        : ['/sys/fs/cgroup/blkio/blkio.weight', '/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'].includes(p)
+          ? { kind: 'file', major: 0, minor: 0 }
+          : undefined,
   readFile: (p) =>
     ({
       '/sys/fs/cgroup/cpuset/cpuset.cpus': '0-1\n',
@@ -43,6 +51,18 @@ const HYBRID_HOST: HostFacts = {
       '/srv/app/etc/group': 'root:x:0:\nwww-data:x:33:\nlog:x:4:web,other\n',
     })[p],
 };
+
+/** A pure cgroup v2 host with the usual controllers enabled. */
+const V2_HOST: HostFacts = {
+  ...HYBRID_HOST,
+  cgroupMounts: [{ mountPoint: '/sys/fs/cgroup', version: 2, options: '' }],
+  readFile: (p) => (p === '/sys/fs/cgroup/cgroup.controllers' ? 'cpuset cpu io memory hugetlb pids rdma misc\n' : HYBRID_HOST.readFile(p)),
+  stat: (p) => (p === '/sys/fs/cgroup/io.weight' ? { kind: 'file', major: 0, minor: 0 } : HYBRID_HOST.stat(p)),
+};
+
+const TUNED = readFileSync(join(packageRoot(), '..', 'shared', 'conformance', 'libvirt-oracle', 'valid', 'combo-tuned.xml'), 'utf8')
+  .replace(/<source dev='[^']*'/g, "<source dev='/dev/sdb'")
+  .replace(/<path>[^<]*<\/path>/g, '<path>/dev/sdb</path>');
 
 const inputs = (xml: string, facts: HostFacts = HYBRID_HOST): PlanInputs => {
   // Fixed randomness: generated UUIDs and MACs are the same on every run.
@@ -76,9 +96,11 @@ describe('golden launch plans', () => {
       'web.1',
     ),
   };
+  const hosts: Record<string, HostFacts> = { 'tuned-v1-hybrid': HYBRID_HOST, 'tuned-v2': V2_HOST };
+  for (const name of Object.keys(hosts)) cases[name] = TUNED;
   for (const [name, xml] of Object.entries(cases)) {
     it(name, () => {
-      const text = encodeLaunchPlan(buildLaunchPlan(inputs(xml)));
+      const text = encodeLaunchPlan(buildLaunchPlan(inputs(xml, hosts[name] ?? HYBRID_HOST)));
       const file = join(GOLDEN, `${name}.plan`);
       if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, text);
       expect(text).toBe(readFileSync(file, 'utf8'));
@@ -188,5 +210,49 @@ describe('planner decisions', () => {
     expect(partitionPath('/machine')).toBe('machine');
     expect(partitionPath('/machine/tenant')).toBe('machine/tenant.partition');
     expect(partitionPath('/web/_front')).toBe('web.partition/__front.partition');
+  });
+});
+
+describe('resource control conversions', () => {
+  it('converts cpu shares to cgroup v2 weights keeping the defaults (1024 ↔ 100)', async () => {
+    const { sharesToWeight, weightToShares } = await import('../src/driver/runtime/tunables.js');
+    expect(sharesToWeight(1024n)).toBe(100n);
+    expect(sharesToWeight(2n)).toBe(1n);
+    expect(sharesToWeight(262144n)).toBe(10000n);
+    expect(sharesToWeight(512n)).toBe(50n);
+    expect(weightToShares(100n)).toBe(1024n);
+  });
+
+  it('allows mknod everywhere only with <mknod state="on">, and the disks and hostdevs configured', async () => {
+    const { deviceRules, formatV1Rule } = await import('../src/driver/runtime/deviceacl.js');
+    const def = (caps: string, devices = ''): ReturnType<typeof inputs>['def'] =>
+      inputs(domain(os() + `<features><capabilities policy='default'>${caps}</capabilities></features><devices>${devices}${consoleDev}</devices>`)).def;
+    const plain = deviceRules(def(''), HYBRID_HOST).map(formatV1Rule);
+    expect(plain).not.toContain('b *:* m');
+    expect(plain).toEqual(['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 10:229 rwm', 'c 136:* rwm']);
+    const withDisk = deviceRules(
+      def("<mknod state='on'/>", "<disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='sdb'/><readonly/></disk>"),
+      HYBRID_HOST,
+    ).map(formatV1Rule);
+    expect(withDisk.slice(0, 2)).toEqual(['b *:* m', 'c *:* m']);
+    expect(withDisk).toContain('b 8:16 rm');
+  });
+
+  it('puts device rules into v1 devices.allow, or into a BPF program on a v2 host', () => {
+    const xml = domain(os() + `<devices>${consoleDev}</devices>`);
+    const v1 = buildLaunchPlan(inputs(xml, HYBRID_HOST));
+    expect(v1.deviceFilter).toBeUndefined();
+    expect(v1.cgroupWrites.filter((w) => w.path.endsWith('devices.deny'))).toEqual([{ path: '/sys/fs/cgroup/devices/machine/c1.libvirt-lxc/devices.deny', value: 'a' }]);
+    const v2 = buildLaunchPlan(inputs(xml, V2_HOST));
+    expect(v2.deviceFilter?.cgroupDir).toBe('/sys/fs/cgroup/machine/c1.libvirt-lxc');
+    expect(v2.deviceFilter?.rules).toHaveLength(9);
+    expect(v2.cgroupWrites.some((w) => w.path.includes('devices.'))).toBe(false);
+  });
+
+  it('names the missing controller', () => {
+    const noMemory: HostFacts = { ...HYBRID_HOST, cgroupMounts: HYBRID_HOST.cgroupMounts.filter((m) => m.options !== 'memory') };
+    expect(() => buildLaunchPlan(inputs(domain(os() + `<devices>${consoleDev}</devices>`), noMemory))).toThrow(
+      "internal error: Unable to find 'memory' cgroups controller mount",
+    );
   });
 });

@@ -1,10 +1,33 @@
 /** Reaching into a running domain: console, lxc-enter-namespace, send-process-signal. */
 import { constants } from 'node:os';
 import { internalError } from '../../xml/errors.js';
+import type { Domain } from '../../driver/connection.js';
+import type { ConsoleOptions } from '../../driver/runtime/console.js';
 import type { CommandExit } from '../../driver/runtime/enter.js';
 import { ESCAPE_TEXT, relayConsole } from '../console-relay.js';
 import { signalNumber } from '../signals.js';
 import { GROUPS, domainOption, type CommandSpec } from '../spec.js';
+import type { Session } from '../session.js';
+
+/**
+ * virsh's cmdRunConsole, also for `start --console` and `create --console`:
+ * the checks, the banner, then this terminal relayed to the console until ^].
+ */
+export async function runConsole(session: Session, dom: Domain, devname: string | undefined, opts: ConsoleOptions = {}): Promise<boolean> {
+  if ((await dom.getState()).state === 'shutoff') {
+    session.error('The domain is not running');
+    return false;
+  }
+  if (!process.stdin.isTTY) {
+    session.error('Cannot run interactive console without a controlling TTY');
+    return false;
+  }
+  session.printExtra(`Connected to domain '${dom.name}'\n`);
+  session.printExtra(`Escape character is ${ESCAPE_TEXT}\n`);
+  const stream = await dom.openConsole(devname, opts);
+  await relayConsole(stream, { input: process.stdin, output: process.stdout });
+  return true;
+}
 
 const consoleCommand: CommandSpec = {
   name: 'console',
@@ -21,19 +44,7 @@ const consoleCommand: CommandSpec = {
   async run(session, opts) {
     const dom = await session.domain(opts);
     if (!dom) return false;
-    if ((await dom.getState()).state === 'shutoff') {
-      session.error('The domain is not running');
-      return false;
-    }
-    if (!process.stdin.isTTY) {
-      session.error('Cannot run interactive console without a controlling TTY');
-      return false;
-    }
-    session.printExtra(`Connected to domain '${dom.name}'\n`);
-    session.printExtra(`Escape character is ${ESCAPE_TEXT}\n`);
-    const stream = await dom.openConsole(opts.value('devname'), { force: opts.flag('force') });
-    await relayConsole(stream, { input: process.stdin, output: process.stdout });
-    return true;
+    return runConsole(session, dom, opts.value('devname'), { force: opts.flag('force') });
   },
 };
 

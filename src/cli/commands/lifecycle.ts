@@ -3,6 +3,7 @@ import { VirError } from '../../xml/errors.js';
 import type { ShutdownMode } from '../../driver/runtime/lifecycle.js';
 import { GROUPS, domainOption, type CommandOptions, type CommandSpec } from '../spec.js';
 import type { Session } from '../session.js';
+import { runConsole } from './guest.js';
 
 const BY_NAME_OR_UUID = { name: true, uuid: true } as const;
 
@@ -60,7 +61,7 @@ const start: CommandSpec = {
       return false;
     }
     session.printExtra(`Domain '${dom.name}' started\n`);
-    return true;
+    return opts.flag('console') ? runConsole(session, dom, undefined) : true;
   },
 };
 
@@ -83,7 +84,7 @@ const create: CommandSpec = {
       return session.connected.createXML(xml);
     });
     session.printExtra(`Domain '${dom.name}' created from ${file}\n`);
-    return true;
+    return opts.flag('console') ? runConsole(session, dom, undefined) : true;
   },
 };
 

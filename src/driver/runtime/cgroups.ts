@@ -31,6 +31,8 @@ export interface ContainerCgroups {
   readonly dirs: readonly string[];
   /** Values to write before the container joins (v1 cpuset needs cpus and mems). */
   readonly writes: ReadonlyArray<{ readonly path: string; readonly value: string }>;
+  /** The container's directory in one hierarchy. */
+  dirIn(mount: CgroupMount): string;
 }
 
 const hasController = (m: CgroupMount, controller: string): boolean => m.options.split(',').includes(controller);
@@ -47,5 +49,5 @@ export function containerCgroups(domainName: string, partition: string, facts: H
       if (value) for (const dir of levels) writes.push({ path: join(dir, file), value });
     }
   }
-  return { dirs, writes };
+  return { dirs, writes, dirIn: (m) => join(m.mountPoint, relative) };
 }

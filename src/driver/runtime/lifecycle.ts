@@ -5,6 +5,7 @@
  */
 import { appendFileSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
 import { VirError } from '../../xml/errors.js';
+import { domainNotRunning } from '../errors.js';
 import type { DomainDef } from '../../xml/model.js';
 import { formatDomainXML } from '../../xml/format.js';
 import { ensureDirectory, writeFileAtomic } from '../atomic.js';
@@ -17,7 +18,6 @@ import { isSupervisorAlive, launchSupervisor, readStatus } from './supervisor.js
 import { reconcileStopped, withLiveAdditions } from './livestate.js';
 import { controlRequest } from './control.js';
 
-export const notRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
 export const alreadyRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
 
 /**
@@ -82,7 +82,7 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
 export async function destroyDomain(paths: DriverPaths, name: string): Promise<void> {
   const files = runtimeFiles(paths, name);
   const status = readStatus(files.status);
-  if (!status || !isSupervisorAlive(status.supervisorPid)) throw notRunning();
+  if (!status || !isSupervisorAlive(status.supervisorPid)) throw domainNotRunning();
   try {
     await controlRequest(files.control, 'destroy', 30_000);
   } catch {
@@ -180,7 +180,7 @@ function sendInitctl(initPid: number, runlevel: '0' | '6'): boolean {
 export async function requestStop(paths: DriverPaths, name: string, action: 'shutdown' | 'reboot', modes: readonly ShutdownMode[]): Promise<void> {
   const files = runtimeFiles(paths, name);
   const status = readStatus(files.status);
-  if (!status || !isSupervisorAlive(status.supervisorPid)) throw notRunning();
+  if (!status || !isSupervisorAlive(status.supervisorPid)) throw domainNotRunning();
   if (status.initPid === 0) throw new VirError('VIR_ERR_OPERATION_INVALID', 'Init process ID is not yet known');
   const tryInitctl = modes.length === 0 || modes.includes('initctl');
   const trySignal = modes.length === 0 || modes.includes('signal');

@@ -5,6 +5,7 @@
  * turns it into the wire records in the order the format requires.
  */
 import { encodePlan } from './plan-encoding.js';
+import type { DeviceRule } from './deviceacl.js';
 
 export type NamespaceFlag = 'mnt' | 'uts' | 'ipc' | 'pid' | 'net' | 'user' | 'cgroup';
 export type SharedKind = 'net' | 'ipc' | 'uts';
@@ -62,6 +63,11 @@ export interface LaunchPlan {
   readonly init: InitSpec;
   /** Host paths removed when the container ends (in reverse order). */
   readonly cleanup: ReadonlyArray<{ readonly kind: 'rmdir' | 'unlink'; readonly path: string }>;
+  /**
+   * cgroup v2 device access: a BPF program the driver attaches to this
+   * directory before the container joins it (not part of the wire plan).
+   */
+  readonly deviceFilter?: { readonly cgroupDir: string; readonly rules: readonly DeviceRule[] };
 }
 
 type Rec = readonly string[];

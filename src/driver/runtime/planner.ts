@@ -10,7 +10,9 @@ import type { DomainDef } from '../../xml/model.js';
 import type { LifecycleAction } from '../../xml/sections/features.js';
 import type { IdmapEntry } from '../../xml/sections/os.js';
 import { capabilitiesToDrop } from './capabilities.js';
-import { DEFAULT_PARTITION, containerCgroups } from './cgroups.js';
+import { DEFAULT_PARTITION, containerCgroups, type ContainerCgroups } from './cgroups.js';
+import { cgroupLayout, tunableWrites, type Controller } from './tunables.js';
+import { deviceRules, formatV1Rule } from './deviceacl.js';
 import { filesystemLayout, rootFilesystem } from './filesystems.js';
 import type { HostFacts } from './hostfacts.js';
 import { containerHostname, initEnvironment, resolveInitIdentity } from './init.js';
@@ -132,6 +134,7 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
   if (netns) operations.push({ op: 'ifup', name: 'lo' });
 
   const cgroups = containerCgroups(def.name, def.resource?.partition ?? DEFAULT_PARTITION, facts);
+  const limits = resourceControl(def, facts, cgroups);
   const rootUid = userns ? idmap!.uid[0]!.target : undefined;
   const rootGid = userns ? idmap!.gid[0]!.target : undefined;
   return {
@@ -142,7 +145,7 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
     uidmap: userns ? idmap!.uid : [],
     gidmap: userns ? idmap!.gid : [],
     cgroups: cgroups.dirs,
-    cgroupWrites: cgroups.writes,
+    cgroupWrites: [...cgroups.writes, ...limits.writes],
     consoles: def.devices.consoles.map((_, index) => (userns ? { index, uid: rootUid!, gid: rootGid! } : { index })),
     lifecycle: {
       onPoweroff: supervisorAction(def.onPoweroff),
@@ -160,5 +163,33 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
       stdioConsole: 0,
     },
     cleanup: [{ kind: 'rmdir', path: files.stageDir }],
+    ...(limits.deviceFilter ? { deviceFilter: limits.deviceFilter } : {}),
   };
+}
+
+/**
+ * The domain's limits and device access as writes into its cgroups: device
+ * rules go to v1's devices.deny/devices.allow, or on a host without the v1
+ * devices controller into a BPF program on the unified hierarchy.
+ */
+function resourceControl(
+  def: DomainDef,
+  facts: HostFacts,
+  cgroups: ContainerCgroups,
+): { writes: LaunchPlan['cgroupWrites']; deviceFilter?: LaunchPlan['deviceFilter'] } {
+  const layout = cgroupLayout(facts);
+  const inDir = (controller: Controller, file: string, value: string): { path: string; value: string } => {
+    const m = layout.provider(controller);
+    if (!m) throw new VirError('VIR_ERR_INTERNAL_ERROR', `Unable to find '${controller}' cgroups controller mount`);
+    return { path: join(cgroups.dirIn(m), file), value };
+  };
+  const writes = tunableWrites(def, layout, facts).map((w) => inDir(w.controller, w.file, w.value));
+  const rules = deviceRules(def, facts);
+  const devices = layout.provider('devices');
+  if (devices?.version === 1) {
+    writes.push(inDir('devices', 'devices.deny', 'a'), ...rules.map((r) => inDir('devices', 'devices.allow', formatV1Rule(r))));
+    return { writes };
+  }
+  if (!devices) throw new VirError('VIR_ERR_INTERNAL_ERROR', "Unable to find 'devices' cgroups controller mount");
+  return { writes, deviceFilter: { cgroupDir: cgroups.dirIn(devices), rules } };
 }
