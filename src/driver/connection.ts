@@ -209,6 +209,16 @@ export class Domain implements DomainRef {
     return this.driver().reboot(this, opts.mode);
   }
 
+  /** Freeze every process of the container (state paused, reason user). */
+  async suspend(): Promise<void> {
+    return this.driver().suspend(this);
+  }
+
+  /** Thaw a suspended container (state running, reason unpaused). */
+  async resume(): Promise<void> {
+    return this.driver().resume(this);
+  }
+
   async undefine(): Promise<void> {
     return this.driver().undefine(this);
   }

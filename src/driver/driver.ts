@@ -20,8 +20,10 @@ import { isActive, alreadyRunning, destroyDomain, requestStop, startDomain, type
 import { readStatus, isSupervisorAlive } from './runtime/supervisor.js';
 import { runtimeFiles } from './runtime/files.js';
 import type { NamespaceSources } from './runtime/planner.js';
+import { freeze, thaw } from './runtime/freezer.js';
+import { controlRequest } from './runtime/control.js';
 import type { DriverPaths } from './paths.js';
-import { domainGone, noDomainWithID, noDomainWithName, noDomainWithUUID } from './errors.js';
+import { domainGone, domainNotRunning, noDomainWithID, noDomainWithName, noDomainWithUUID } from './errors.js';
 
 /** Identifies a domain the way a libvirt virDomainPtr does. */
 export interface DomainRef {
@@ -235,6 +237,28 @@ export class Driver {
   async reboot(ref: DomainRef, modes: readonly ShutdownMode[] = []): Promise<void> {
     await this.snapshot(ref);
     await requestStop(this.paths, ref.name, 'reboot', modes);
+  }
+
+  /** virDomainSuspend: freeze every process of the container. Already paused is fine. */
+  async suspend(ref: DomainRef): Promise<void> {
+    await withDomainLock(this.paths, ref.name, async () => {
+      const { live } = await this.snapshot(ref);
+      if (!live) throw domainNotRunning();
+      if (live.state.state === 'paused') return;
+      await freeze(live.def);
+      await controlRequest(runtimeFiles(this.paths, ref.name).control, 'set-state paused user', 10_000);
+    });
+  }
+
+  /** virDomainResume: thaw a suspended container. */
+  async resume(ref: DomainRef): Promise<void> {
+    await withDomainLock(this.paths, ref.name, async () => {
+      const { live } = await this.snapshot(ref);
+      if (!live) throw domainNotRunning();
+      if (live.state.state !== 'paused') throw new VirError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
+      await thaw(live.def);
+      await controlRequest(runtimeFiles(this.paths, ref.name).control, 'set-state running unpaused', 10_000);
+    });
   }
 
   /** Namespaces a definition may join: running domains' init by name, /run/netns for netns. */

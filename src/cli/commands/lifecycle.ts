@@ -129,4 +129,30 @@ function stopCommand(action: 'shutdown' | 'reboot'): CommandSpec {
   };
 }
 
-export const lifecycleCommands: readonly CommandSpec[] = [create, destroy, stopCommand('reboot'), stopCommand('shutdown'), start];
+function freezerCommand(action: 'suspend' | 'resume'): CommandSpec {
+  return {
+    name: action,
+    group: GROUPS.domain,
+    help: action === 'suspend' ? 'suspend a domain' : 'resume a domain',
+    description: action === 'suspend' ? 'Suspend a running domain.' : 'Resume a previously suspended domain.',
+    options: [domainOption()],
+    async run(session: Session, opts: CommandOptions) {
+      const dom = await session.domain(opts);
+      if (!dom) return false;
+      const given = opts.required('domain');
+      await session.withContext(`Failed to ${action} domain '${given}'`, () => (action === 'suspend' ? dom.suspend() : dom.resume()));
+      session.printExtra(`Domain '${given}' ${action === 'suspend' ? 'suspended' : 'resumed'}\n`);
+      return true;
+    },
+  };
+}
+
+export const lifecycleCommands: readonly CommandSpec[] = [
+  create,
+  destroy,
+  stopCommand('reboot'),
+  stopCommand('shutdown'),
+  start,
+  freezerCommand('suspend'),
+  freezerCommand('resume'),
+];

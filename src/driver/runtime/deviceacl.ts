@@ -27,6 +27,7 @@ const STANDARD: ReadonlyArray<readonly [number, number]> = [
 ];
 
 const UNIX98_PTY_MAJOR = 136;
+const LOOP_MAJOR = 7;
 
 function nodeRule(facts: HostFacts, path: string, access: string): DeviceRule {
   const st = facts.stat(path);
@@ -48,6 +49,8 @@ export function deviceRules(def: DomainDef, facts: HostFacts): DeviceRule[] {
   }
   for (const fs of def.devices.filesystems) {
     if (fs.type === 'block' && fs.source) rules.push(nodeRule(facts, fs.source, fs.readonly ? 'r' : 'rw'));
+    // The loop device is only chosen at start (by the supervisor): allow the loop major.
+    if (fs.type === 'file') rules.push({ type: 'b', major: LOOP_MAJOR, minor: '*', access: fs.readonly ? 'r' : 'rw' });
   }
   for (const hd of def.devices.hostdevs) {
     if (hd.mode === 'capabilities' && hd.type === 'storage') rules.push(nodeRule(facts, hd.blockDevice, 'rwm'));
