@@ -20,6 +20,9 @@ interface NativeAddon {
   lockFile(fd: number, exclusive: boolean): Promise<void>;
   unlockFile(fd: number): void;
   strerror(errno: number): string;
+  deviceFilterAttach(cgroupDir: string, insns: Buffer, replaceProgId?: number): number;
+  deviceFilterDetach(cgroupDir: string, progId: number): void;
+  deviceFilterQuery(cgroupDir: string): number[];
 }
 
 const ADDON_PATH = join('build', 'Release', 'nsvirt_native.node');
@@ -54,3 +57,19 @@ export const unlockFile = (fd: number): void => load().unlockFile(fd);
 
 /** The C library's strerror() text, e.g. "No such file or directory". */
 export const strerror = (errno: number): string => load().strerror(Math.abs(errno));
+
+/**
+ * Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (see compileDeviceFilter) and
+ * attaches it to a cgroup v2 directory with BPF_F_ALLOW_MULTI, returning its
+ * program id. With `replaceProgId` the new program takes that one's place in
+ * one step (BPF_F_REPLACE): never two filters, never none. A program the
+ * verifier rejects fails with its log in the message.
+ */
+export const deviceFilterAttach = (cgroupDir: string, insns: Buffer, replaceProgId?: number): number =>
+  load().deviceFilterAttach(cgroupDir, insns, replaceProgId);
+
+/** Detaches the device program `progId` from the cgroup, which frees it. */
+export const deviceFilterDetach = (cgroupDir: string, progId: number): void => load().deviceFilterDetach(cgroupDir, progId);
+
+/** Ids of the device programs attached to the cgroup itself (not inherited), in run order. */
+export const deviceFilterQuery = (cgroupDir: string): number[] => load().deviceFilterQuery(cgroupDir);

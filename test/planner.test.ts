@@ -238,11 +238,13 @@ describe('resource control conversions', () => {
     expect(withDisk).toContain('b 8:16 rm');
   });
 
-  it('puts device rules into v1 devices.allow, or into a BPF program on a v2 host', () => {
+  it('puts device rules into v1 devices.allow and, wherever cgroup2 is mounted, a BPF program', () => {
     const xml = domain(os() + `<devices>${consoleDev}</devices>`);
-    const v1 = buildLaunchPlan(inputs(xml, HYBRID_HOST));
-    expect(v1.deviceFilter).toBeUndefined();
-    expect(v1.cgroupWrites.filter((w) => w.path.endsWith('devices.deny'))).toEqual([{ path: '/sys/fs/cgroup/devices/machine/c1.libvirt-lxc/devices.deny', value: 'a' }]);
+    const v1Only: HostFacts = { ...HYBRID_HOST, cgroupMounts: HYBRID_HOST.cgroupMounts.filter((m) => m.version === 1) };
+    expect(buildLaunchPlan(inputs(xml, v1Only)).deviceFilter).toBeUndefined();
+    const hybrid = buildLaunchPlan(inputs(xml, HYBRID_HOST));
+    expect(hybrid.deviceFilter?.cgroupDir).toBe('/sys/fs/cgroup/unified/machine/c1.libvirt-lxc');
+    expect(hybrid.cgroupWrites.filter((w) => w.path.endsWith('devices.deny'))).toEqual([{ path: '/sys/fs/cgroup/devices/machine/c1.libvirt-lxc/devices.deny', value: 'a' }]);
     const v2 = buildLaunchPlan(inputs(xml, V2_HOST));
     expect(v2.deviceFilter?.cgroupDir).toBe('/sys/fs/cgroup/machine/c1.libvirt-lxc');
     expect(v2.deviceFilter?.rules).toHaveLength(9);

@@ -10,6 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync } from 'node:fs';
 import { connect, type Connection, type Domain } from '../src/index.js';
 import { useTempRoot } from './support/tmproot.js';
+import { deviceFilterQuery } from '../src/native.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('resources.test.ts: skipped, starting containers needs root');
@@ -85,6 +86,8 @@ describe.skipIf(!isRoot)('resource control (root)', () => {
       expect(cgroupFile('cpu', 'limits', 'cpu.cfs_quota_us')).toBe('25000');
       expect(cgroupFile('cpuset', 'limits', 'cpuset.cpus')).toBe('0');
       expect(cgroupFile('devices', 'limits', 'devices.list').split('\n')).toContain('c 1:3 rwm');
+      // cgroup2 (controller-less here) gets the same rules as a BPF device program.
+      expect(deviceFilterQuery('/sys/fs/cgroup/unified/machine/limits.libvirt-lxc')).toHaveLength(1);
       // The supervisor stays outside the container's cgroup; init is in it.
       const procs = cgroupFile('memory', 'limits', 'cgroup.procs').split('\n').map(Number);
       expect(procs).not.toContain(await dom.getID());

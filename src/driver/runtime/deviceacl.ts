@@ -9,18 +9,9 @@
 import { VirError } from '../../xml/errors.js';
 import type { DomainDef } from '../../xml/model.js';
 import type { HostFacts } from './hostfacts.js';
+import type { DeviceRule } from './devicefilter.js';
 
-export interface DeviceRule {
-  /** 'a' = every device (type, major and minor ignored). */
-  readonly type: 'a' | 'b' | 'c';
-  readonly major: number | '*';
-  readonly minor: number | '*';
-  /** A subset of 'rwm'. */
-  readonly access: string;
-}
-
-/** libvirt's "%c %s:%s %s" (`a` alone for all devices). */
-export const formatV1Rule = (r: DeviceRule): string => (r.type === 'a' ? 'a' : `${r.type} ${r.major}:${r.minor} ${r.access}`);
+export { formatV1Rule, type DeviceRule } from './devicefilter.js';
 
 const STANDARD: ReadonlyArray<readonly [number, number]> = [
   [1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2], [10, 229],

@@ -3,7 +3,7 @@
  * the shutdown/reboot entry points). Every operation holds the domain lock,
  * so two commands racing on one domain cannot start it twice.
  */
-import { appendFileSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, mkdirSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
 import { VirError } from '../../xml/errors.js';
 import { domainNotRunning } from '../errors.js';
 import type { DomainDef } from '../../xml/model.js';
@@ -17,6 +17,8 @@ import { encodeLaunchPlan } from './plan.js';
 import { isSupervisorAlive, launchSupervisor, readStatus } from './supervisor.js';
 import { reconcileStopped, withLiveAdditions } from './livestate.js';
 import { controlRequest } from './control.js';
+import { compileDeviceFilter, type DeviceRule } from './devicefilter.js';
+import { deviceFilterAttach } from '../../native.js';
 
 export const alreadyRunning = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
 
@@ -66,6 +68,7 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
   writeFileAtomic(files.plan, encodeLaunchPlan(plan), 0o600);
   appendFileSync(files.log, `${timestamp()}: starting up\n`, { mode: 0o600 });
   try {
+    if (plan.deviceFilter) attachDeviceFilter(plan.deviceFilter.cgroupDir, plan.deviceFilter.rules);
     const { supervisorPid } = await launchSupervisor(files.plan, files.log);
     // The running definition with libvirt's live additions (id, partition, implicit root, console ptys).
     const consoles = readStatus(files.status)?.consoles ?? [];
@@ -76,6 +79,16 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
     writeFileAtomic(files.lastState, 'shutoff failed\n', 0o644);
     throw e;
   }
+}
+
+/**
+ * cgroup v2 device access: the BPF program goes on the container's cgroup
+ * before the supervisor puts init there (its `cgroup` record accepts the
+ * existing, empty directory). Removing the cgroup releases the program.
+ */
+function attachDeviceFilter(cgroupDir: string, rules: readonly DeviceRule[]): void {
+  mkdirSync(cgroupDir, { recursive: true });
+  deviceFilterAttach(cgroupDir, compileDeviceFilter(rules));
 }
 
 /** Stop at once (virDomainDestroy): the supervisor kills everything and cleans up. */

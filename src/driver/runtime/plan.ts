@@ -5,7 +5,7 @@
  * turns it into the wire records in the order the format requires.
  */
 import { encodePlan } from './plan-encoding.js';
-import type { DeviceRule } from './deviceacl.js';
+import type { DeviceRule } from './devicefilter.js';
 
 export type NamespaceFlag = 'mnt' | 'uts' | 'ipc' | 'pid' | 'net' | 'user' | 'cgroup';
 export type SharedKind = 'net' | 'ipc' | 'uts';

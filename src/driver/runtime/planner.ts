@@ -168,9 +168,11 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
 }
 
 /**
- * The domain's limits and device access as writes into its cgroups: device
- * rules go to v1's devices.deny/devices.allow, or on a host without the v1
- * devices controller into a BPF program on the unified hierarchy.
+ * The domain's limits and device access as writes into its cgroups. Device
+ * rules go to v1's devices.deny/devices.allow where that controller exists,
+ * and into a BPF program on the unified hierarchy wherever one is mounted:
+ * on a hybrid host both apply the same rules, so access stays denied
+ * whichever hierarchy a process is judged by.
  */
 function resourceControl(
   def: DomainDef,
@@ -186,10 +188,9 @@ function resourceControl(
   const writes = tunableWrites(def, layout, facts).map((w) => inDir(w.controller, w.file, w.value));
   const rules = deviceRules(def, facts);
   const devices = layout.provider('devices');
-  if (devices?.version === 1) {
-    writes.push(inDir('devices', 'devices.deny', 'a'), ...rules.map((r) => inDir('devices', 'devices.allow', formatV1Rule(r))));
-    return { writes };
-  }
   if (!devices) throw new VirError('VIR_ERR_INTERNAL_ERROR', "Unable to find 'devices' cgroups controller mount");
-  return { writes, deviceFilter: { cgroupDir: cgroups.dirIn(devices), rules } };
+  if (devices.version === 1) {
+    writes.push(inDir('devices', 'devices.deny', 'a'), ...rules.map((r) => inDir('devices', 'devices.allow', formatV1Rule(r))));
+  }
+  return layout.unified ? { writes, deviceFilter: { cgroupDir: cgroups.dirIn(layout.unified), rules } } : { writes };
 }
