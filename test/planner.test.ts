@@ -14,6 +14,7 @@ import { encodeLaunchPlan } from '../src/driver/runtime/plan.js';
 import { runtimeFiles } from '../src/driver/runtime/files.js';
 import { driverPaths } from '../src/driver/paths.js';
 import type { HostFacts } from '../src/driver/runtime/hostfacts.js';
+import type { NetworkFacts } from '../src/driver/runtime/network.js';
 import { capabilitiesToDrop } from '../src/driver/runtime/capabilities.js';
 import { containerHostname, initEnvironment, resolveInitIdentity } from '../src/driver/runtime/init.js';
 import { partitionPath } from '../src/driver/runtime/cgroups.js';
@@ -64,6 +65,13 @@ const TUNED = readFileSync(join(packageRoot(), '..', 'shared', 'conformance', 'l
   .replace(/<source dev='[^']*'/g, "<source dev='/dev/sdb'")
   .replace(/<path>[^<]*<\/path>/g, '<path>/dev/sdb</path>');
 
+/** The driver's network namespace: a bridge br0, an uplink eth0, a host NIC eth5, vnet0 taken; network 'default' on virbr0. */
+const TEST_NETWORK: NetworkFacts = {
+  links: ['lo', 'eth0', 'eth5', 'br0', 'virbr0', 'vnet0'],
+  isBridge: (n) => n === 'br0' || n === 'virbr0',
+  bridgeOfNetwork: (n) => (n === 'default' ? 'virbr0' : undefined),
+};
+
 const inputs = (xml: string, facts: HostFacts = HYBRID_HOST): PlanInputs => {
   // Fixed randomness: generated UUIDs and MACs are the same on every run.
   const def = parseDomainXML(xml, defaultContext({ hostArch: 'x86_64', random: (n) => new Uint8Array(n).fill(7) }));
@@ -73,6 +81,7 @@ const inputs = (xml: string, facts: HostFacts = HYBRID_HOST): PlanInputs => {
     stateDir: paths.stateDir,
     facts,
     namespaces: { initPidOf: (name) => (name === 'peer' ? 4242 : undefined), netnsDir: '/run/netns' },
+    network: TEST_NETWORK,
   };
 };
 
@@ -96,6 +105,17 @@ describe('golden launch plans', () => {
       'web.1',
     ),
   };
+  cases['interfaces'] = domain(
+    os() +
+      `<devices>
+        <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><ip address='10.77.0.2' prefix='24'/><route address='0.0.0.0' prefix='0' gateway='10.77.0.1'/><mtu size='1400'/></interface>
+        <interface type='network'><mac address='52:54:00:00:00:02'/><source network='default'/><guest dev='lan'/><link state='up'/></interface>
+        <interface type='ethernet'><mac address='52:54:00:00:00:03'/><source><ip address='192.0.2.1' prefix='30'/><route family='ipv4' address='198.51.100.0' prefix='24' gateway='192.0.2.2'/></source><target dev='veth-web'/><ip address='192.0.2.2' prefix='30'/><ip address='2001:db8::2'/></interface>
+        <interface type='direct'><mac address='52:54:00:00:00:04'/><source dev='eth0' mode='bridge'/></interface>
+        <hostdev mode='capabilities' type='net'><source><interface>eth5</interface></source><ip address='10.1.2.3' prefix='16'/></hostdev>
+        ${consoleDev}</devices>`,
+    'net1',
+  );
   const hosts: Record<string, HostFacts> = { 'tuned-v1-hybrid': HYBRID_HOST, 'tuned-v2': V2_HOST };
   for (const name of Object.keys(hosts)) cases[name] = TUNED;
   for (const [name, xml] of Object.entries(cases)) {
@@ -142,6 +162,14 @@ describe('planner decisions', () => {
   });
 
   it.each([
+    [`<devices><interface type='bridge'><source bridge='br9'/></interface>${consoleDev}</devices>`, 'Unable to add bridge br9 port vnet1: No such device'],
+    [`<devices><interface type='network'><source network='nowhere'/></interface>${consoleDev}</devices>`, "Network not found: no network with matching name 'nowhere'"],
+    [`<devices><interface type='bridge'><source bridge='br0'/><script path='/x'/></interface>${consoleDev}</devices>`, 'unsupported configuration: scripts are not supported on LXC network interfaces'],
+    [`<devices><interface type='user'/>${consoleDev}</devices>`, 'internal error: Unsupported network type user'],
+    [`<devices><interface type='direct'><source dev='eth0'/><bandwidth><inbound average='100'/></bandwidth></interface>${consoleDev}</devices>`, 'unsupported configuration: Unable to set network bandwidth on direct interfaces'],
+    [`<devices><interface type='direct'><source dev='eth9'/></interface>${consoleDev}</devices>`, "Unable to create macvlan device on 'eth9': No such device"],
+    [`<devices><interface type='bridge'><mac address='52:54:00:00:00:09'/><source bridge='br0'/></interface><interface type='bridge'><mac address='52:54:00:00:00:09'/><source bridge='br0'/></interface>${consoleDev}</devices>`,
+      'unsupported configuration: MAC address 52:54:00:00:00:09 is used by two interfaces'],
     [`<devices></devices>`, 'unsupported configuration: At least one PTY console is required'],
     [`<devices><console type='file'><source path='/tmp/x'/></console></devices>`, 'unsupported configuration: Only PTY console types are supported'],
     [`<devices><filesystem type='ram'><source usage='1024'/><target dir='/'/></filesystem>${consoleDev}</devices>`, 'unsupported configuration: Unsupported root filesystem type ram'],

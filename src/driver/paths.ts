@@ -4,6 +4,7 @@
  *
  *   ROOT/etc/nsvirt/lxc/NAME.xml            persistent definitions
  *   ROOT/etc/nsvirt/lxc/autostart/NAME.xml  autostart symlinks
+ *   ROOT/etc/nsvirt/networks/NAME.xml       networks for <interface type='network'>
  *   ROOT/run/nsvirt/lxc/                    runtime state of running domains
  *   ROOT/run/nsvirt/lxc/lock/driver.lock    driver-wide lock (define/undefine)
  *   ROOT/run/nsvirt/lxc/lock/domain/NAME.lock  per-domain locks
@@ -18,6 +19,7 @@ export interface DriverPaths {
   readonly root: string;
   readonly configDir: string;
   readonly autostartDir: string;
+  readonly networkDir: string;
   readonly stateDir: string;
   readonly logDir: string;
   readonly lockDir: string;
@@ -46,6 +48,7 @@ export function driverPaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pro
     root,
     configDir,
     autostartDir,
+    networkDir: join(root, 'etc/nsvirt/networks'),
     stateDir,
     logDir,
     lockDir,

@@ -23,6 +23,7 @@ export type VirErrorCode =
   | 'VIR_ERR_INVALID_DOMAIN'
   | 'VIR_ERR_SYSTEM_ERROR'
   | 'VIR_ERR_NO_CONNECT'
+  | 'VIR_ERR_NO_NETWORK'
   | 'VIR_ERR_INVALID_CONN';
 
 /** How libvirt's virErrorMsg() renders each code around the detail text. */
@@ -46,6 +47,7 @@ const FORMATS: Record<VirErrorCode, (detail: string) => string> = {
   VIR_ERR_INVALID_DOMAIN: (d) => (d ? `invalid domain pointer in ${d}` : 'invalid domain pointer'),
   // System errors already carry "<what failed>: <strerror>".
   VIR_ERR_SYSTEM_ERROR: (d) => d,
+  VIR_ERR_NO_NETWORK: (d) => `Network not found: ${d}`,
   VIR_ERR_NO_CONNECT: (d) => (d ? `no connection driver available for ${d}` : 'no connection driver available'),
   VIR_ERR_INVALID_CONN: (d) => (d ? `invalid connection pointer in ${d}` : 'invalid connection pointer'),
 };

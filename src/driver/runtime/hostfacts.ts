@@ -2,7 +2,10 @@
  * What the planner needs to know about the host, behind one interface so the
  * planner stays pure: tests pass a fixture, the driver passes `readHostFacts`.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseXmlTree, child, attr } from '../../xml/tree.js';
+import type { NetworkFacts } from './network.js';
 
 export interface CgroupMount {
   /** Where the hierarchy is mounted on the host, e.g. /sys/fs/cgroup/memory. */
@@ -107,5 +110,23 @@ export function readHostFacts(): HostFacts {
     blockFilesystems: blockFilesystems(),
     stat,
     readFile,
+  };
+}
+
+/**
+ * The driver's network namespace (through its sysfs), and the networks
+ * defined for nsvirt: libvirt network XML files whose `<bridge name>` a
+ * `type='network'` interface plugs into.
+ */
+export function readNetworkFacts(networkDir: string): NetworkFacts {
+  return {
+    links: existsSync('/sys/class/net') ? readdirSync('/sys/class/net') : [],
+    isBridge: (name) => existsSync(join('/sys/class/net', name, 'bridge')),
+    bridgeOfNetwork(name) {
+      const text = readFile(join(networkDir, `${name}.xml`));
+      if (text === undefined) return undefined;
+      const bridge = child(parseXmlTree(text), 'bridge');
+      return bridge === undefined ? undefined : attr(bridge, 'name');
+    },
   };
 }

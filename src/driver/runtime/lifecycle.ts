@@ -11,7 +11,7 @@ import { formatDomainXML } from '../../xml/format.js';
 import { ensureDirectory, writeFileAtomic } from '../atomic.js';
 import type { DriverPaths } from '../paths.js';
 import { runtimeFiles } from './files.js';
-import { readHostFacts } from './hostfacts.js';
+import { readHostFacts, readNetworkFacts } from './hostfacts.js';
 import { buildLaunchPlan, type NamespaceSources } from './planner.js';
 import { encodeLaunchPlan } from './plan.js';
 import { isSupervisorAlive, launchSupervisor, readStatus } from './supervisor.js';
@@ -63,7 +63,14 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
   ensureDirectory(paths.logDir, 0o700);
   // Made here, as root of the host: a container root in a user namespace may not create it.
   ensureDirectory(files.stageDir, 0o755);
-  const plan = buildLaunchPlan({ def, files, stateDir: paths.stateDir, facts: readHostFacts(), namespaces });
+  const plan = buildLaunchPlan({
+    def,
+    files,
+    stateDir: paths.stateDir,
+    facts: readHostFacts(),
+    namespaces,
+    network: readNetworkFacts(paths.networkDir),
+  });
   writeFileAtomic(files.liveXml, formatDomainXML(def, { inactive: true, secure: true }), 0o600);
   writeFileAtomic(files.plan, encodeLaunchPlan(plan), 0o600);
   appendFileSync(files.log, `${timestamp()}: starting up\n`, { mode: 0o600 });

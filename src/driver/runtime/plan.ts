@@ -31,7 +31,26 @@ export type ChildOp =
   | { op: 'pivot'; newRoot: string; oldRoot: string }
   | { op: 'umount'; path: string }
   | { op: 'remount'; path: string; flags: string }
-  | { op: 'ifup'; name: string };
+  | { op: 'ifup'; name: string }
+  | { op: 'link-rename'; from: string; to: string }
+  | { op: 'link-set'; name: string; state: 'up' | 'down' }
+  | { op: 'addr-add'; name: string; address: string; prefix: number; peer: string }
+  | { op: 'route-add'; name: string; route: RouteFields };
+
+/** family, destination, prefix, gateway ('' = none), metric ('0' = default). */
+export type RouteFields = readonly [string, string, string, string, string];
+
+/** Network set-up the supervisor does on the host side (docs/plan-format.md, Network records). */
+export type HostNetOp =
+  | { op: 'veth'; host: string; peer: string }
+  | { op: 'macvlan'; name: string; lower: string; mode: string }
+  | { op: 'link-mac'; name: string; mac: string }
+  | { op: 'link-mtu'; name: string; mtu: number }
+  | { op: 'link-master'; name: string; bridge: string }
+  | { op: 'link-up'; name: string }
+  | { op: 'host-addr'; name: string; address: string; prefix: number; peer: string }
+  | { op: 'host-route'; name: string; route: RouteFields }
+  | { op: 'link-netns'; name: string };
 
 export interface InitSpec {
   /** Absolute path inside the container; argv[0] included in argv. */
@@ -59,10 +78,12 @@ export interface LaunchPlan {
   /** Host ptys, one per console, owned by `uid`/`gid` when a user namespace maps root elsewhere. */
   readonly consoles: ReadonlyArray<{ readonly index: number; readonly uid?: number; readonly gid?: number }>;
   readonly lifecycle: { readonly onPoweroff: SupervisorAction; readonly onReboot: SupervisorAction; readonly onCrash: SupervisorAction };
+  /** Host-side network set-up, in order (links created, configured, moved in). */
+  readonly network: readonly HostNetOp[];
   readonly operations: readonly ChildOp[];
   readonly init: InitSpec;
-  /** Host paths removed when the container ends (in reverse order). */
-  readonly cleanup: ReadonlyArray<{ readonly kind: 'rmdir' | 'unlink'; readonly path: string }>;
+  /** Host paths removed, and host links deleted, when the container ends (in reverse order). */
+  readonly cleanup: ReadonlyArray<{ readonly kind: 'rmdir' | 'unlink' | 'link'; readonly path: string }>;
   /**
    * cgroup v2 device access: a BPF program the driver attaches to this
    * directory before the container joins it (not part of the wire plan).
@@ -99,6 +120,36 @@ function opRecord(op: ChildOp): Rec {
       return [op.op, op.path, op.flags];
     case 'ifup':
       return [op.op, op.name];
+    case 'link-rename':
+      return [op.op, op.from, op.to];
+    case 'link-set':
+      return [op.op, op.name, op.state];
+    case 'addr-add':
+      return [op.op, op.name, op.address, String(op.prefix), op.peer];
+    case 'route-add':
+      return [op.op, op.name, ...op.route];
+  }
+}
+
+function hostNetRecord(op: HostNetOp): Rec {
+  switch (op.op) {
+    case 'veth':
+      return [op.op, op.host, op.peer];
+    case 'macvlan':
+      return [op.op, op.name, op.lower, op.mode];
+    case 'link-mac':
+      return [op.op, op.name, op.mac];
+    case 'link-mtu':
+      return [op.op, op.name, String(op.mtu)];
+    case 'link-master':
+      return [op.op, op.name, op.bridge];
+    case 'link-up':
+    case 'link-netns':
+      return [op.op, op.name];
+    case 'host-addr':
+      return [op.op, op.name, op.address, String(op.prefix), op.peer];
+    case 'host-route':
+      return [op.op, op.name, ...op.route];
   }
 }
 
@@ -132,6 +183,7 @@ export function planRecords(plan: LaunchPlan): Rec[] {
     ...plan.consoles.map((c): Rec =>
       c.uid === undefined ? ['console', String(c.index)] : ['console', String(c.index), String(c.uid), String(c.gid ?? -1)],
     ),
+    ...plan.network.map(hostNetRecord),
     ['on-poweroff', plan.lifecycle.onPoweroff],
     ['on-reboot', plan.lifecycle.onReboot],
     ['on-crash', plan.lifecycle.onCrash],

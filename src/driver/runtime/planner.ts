@@ -18,6 +18,7 @@ import type { HostFacts } from './hostfacts.js';
 import { containerHostname, initEnvironment, resolveInitIdentity } from './init.js';
 import type { ChildOp, LaunchPlan, NamespaceFlag, SharedKind, SupervisorAction } from './plan.js';
 import type { RuntimeFiles } from './files.js';
+import { networkPlan, type NetworkFacts } from './network.js';
 
 const unsupported = (msg: string): VirError => new VirError('VIR_ERR_CONFIG_UNSUPPORTED', msg);
 
@@ -33,6 +34,7 @@ export interface PlanInputs {
   readonly stateDir: string;
   readonly facts: HostFacts;
   readonly namespaces: NamespaceSources;
+  readonly network: NetworkFacts;
 }
 
 /** libvirt's start-time console checks (virLXCProcessStart). */
@@ -96,9 +98,6 @@ const TTY_GID = 5;
 export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
   const { def, files, facts } = inputs;
   checkConsoles(def);
-  if (def.devices.interfaces.length > 0) {
-    throw unsupported('network interfaces are not supported by this nsvirt version yet');
-  }
   const share = sharedNamespaces(def, inputs.namespaces);
   const netns = needsNetns(def);
   if (netns && share.some((s) => s.kind === 'net')) {
@@ -131,7 +130,8 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
     ),
     { op: 'sethostname', name: containerHostname(def.name) },
   ];
-  if (netns) operations.push({ op: 'ifup', name: 'lo' });
+  const network = networkPlan(def, inputs.network);
+  if (netns) operations.push({ op: 'ifup', name: 'lo' }, ...network.child);
 
   const cgroups = containerCgroups(def.name, def.resource?.partition ?? DEFAULT_PARTITION, facts);
   const limits = resourceControl(def, facts, cgroups);
@@ -152,6 +152,7 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
       onReboot: supervisorAction(def.onReboot),
       onCrash: supervisorAction(def.onCrash),
     },
+    network: network.host,
     operations,
     init: {
       path: def.os.init,
@@ -162,7 +163,7 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
       capsDrop: capabilitiesToDrop(def.features.capabilities),
       stdioConsole: 0,
     },
-    cleanup: [{ kind: 'rmdir', path: files.stageDir }],
+    cleanup: [{ kind: 'rmdir', path: files.stageDir }, ...network.cleanupLinks.map((path) => ({ kind: 'link' as const, path }))],
     ...(limits.deviceFilter ? { deviceFilter: limits.deviceFilter } : {}),
   };
 }
