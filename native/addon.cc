@@ -7,6 +7,7 @@
 
 #include "bpf.h"
 #include "lock.h"
+#include "netstats.h"
 
 namespace nsvirt {
 namespace {
@@ -32,6 +33,7 @@ static Napi::Object InitNsvirtNative(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New(env, nsvirt::StrError, "strerror"));
   nsvirt::RegisterLockFunctions(env, exports);
   nsvirt::RegisterBpfFunctions(env, exports);
+  nsvirt::RegisterNetStatsFunctions(env, exports);
   return exports;
 }
 

@@ -23,6 +23,7 @@ interface NativeAddon {
   deviceFilterAttach(cgroupDir: string, insns: Buffer, replaceProgId?: number): number;
   deviceFilterDetach(cgroupDir: string, progId: number): void;
   deviceFilterQuery(cgroupDir: string): number[];
+  linkStats(ifname: string): LinkStats;
 }
 
 const ADDON_PATH = join('build', 'Release', 'nsvirt_native.node');
@@ -73,3 +74,22 @@ export const deviceFilterDetach = (cgroupDir: string, progId: number): void => l
 
 /** Ids of the device programs attached to the cgroup itself (not inherited), in run order. */
 export const deviceFilterQuery = (cgroupDir: string): number[] => load().deviceFilterQuery(cgroupDir);
+
+/** Counters of a network interface (struct rtnl_link_stats64), as `virsh domifstat` reports them. */
+export interface LinkStats {
+  rxBytes: bigint;
+  rxPackets: bigint;
+  rxErrors: bigint;
+  rxDrops: bigint;
+  txBytes: bigint;
+  txPackets: bigint;
+  txErrors: bigint;
+  txDrops: bigint;
+}
+
+/**
+ * The counters of interface `ifname` in the caller's network namespace
+ * (rtnetlink RTM_GETLINK, IFLA_STATS64). A missing interface fails with
+ * code ENODEV, syscall 'RTM_GETLINK'.
+ */
+export const linkStats = (ifname: string): LinkStats => load().linkStats(ifname);

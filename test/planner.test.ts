@@ -68,7 +68,6 @@ const TUNED = readFileSync(join(packageRoot(), '..', 'shared', 'conformance', 'l
 /** The driver's network namespace: a bridge br0, an uplink eth0, a host NIC eth5, vnet0 taken; network 'default' on virbr0. */
 const TEST_NETWORK: NetworkFacts = {
   links: ['lo', 'eth0', 'eth5', 'br0', 'virbr0', 'vnet0'],
-  isBridge: (n) => n === 'br0' || n === 'virbr0',
   bridgeOfNetwork: (n) => (n === 'default' ? 'virbr0' : undefined),
 };
 

@@ -1,20 +1,17 @@
 /* Host-side resources: files, cgroups, ptys, loop devices, links. */
 #include "sup.h"
+#include "netlink.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/loop.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -254,50 +251,15 @@ int cgroup_remove(const char *dir)
 
 int link_delete(const char *ifname)
 {
-    struct {
-        struct nlmsghdr nh;
-        struct ifinfomsg ifi;
-    } req;
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-    char buf[1024];
-    unsigned idx = if_nametoindex(ifname);
-    int fd, rc = -1;
-
-    if (idx == 0)
-        return errno == ENODEV ? 0 : -1; /* already gone (e.g. veth died with its peer's namespace) */
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    int fd = nl_open(), rc, err;
     if (fd < 0)
         return -1;
-    memset(&req, 0, sizeof(req));
-    req.nh.nlmsg_len = sizeof(req);
-    req.nh.nlmsg_type = RTM_DELLINK;
-    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    req.nh.nlmsg_seq = 1;
-    req.ifi.ifi_family = AF_UNSPEC;
-    req.ifi.ifi_index = (int)idx;
-    if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        goto out;
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < (ssize_t)sizeof(struct nlmsghdr))
-            goto out;
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        if (h->nlmsg_type == NLMSG_ERROR) {
-            struct nlmsgerr *ne = NLMSG_DATA(h);
-            if (ne->error == 0 || ne->error == -ENODEV)
-                rc = 0;
-            else
-                errno = -ne->error;
-            goto out;
-        }
-    }
-out: {
-    int err = errno;
+    rc = nl_link_delete(fd, ifname);
+    err = errno;
     close(fd);
+    if (rc != 0 && err == ENODEV)
+        return 0; /* already gone (e.g. veth died with its peer's namespace) */
     errno = err;
-}
     return rc;
 }
 

@@ -7,10 +7,12 @@
  * removes every host resource of the plan when it exits.
  */
 #include "sup.h"
+#include "netlink.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -66,6 +68,12 @@ static struct {
     struct console *consoles;
     size_t nconsoles;
     int *loop_fd, *loop_num; /* per plan record */
+    struct created_link {
+        const char *name;
+        unsigned index; /* 0: unknown */
+    } *links;           /* made by the current start (veth, macvlan) */
+    size_t nlinks;
+    int net_ns_fd; /* the container's network namespace while links moved there may live in it, -1 */
     enum action on_poweroff, on_reboot, on_crash;
     pid_t init_pid;
     enum state state;
@@ -245,6 +253,8 @@ static void empty_cgroups(void)
     warnx_("cgroup: some processes refused to die");
 }
 
+static void net_release_ns(void);
+
 static void cleanup_all(void)
 {
     if (S.cleaned)
@@ -269,6 +279,7 @@ static void cleanup_all(void)
             close(S.consoles[i].slave);
         S.consoles[i].master = S.consoles[i].slave = -1;
     }
+    net_release_ns();
     for (size_t i = S.plan.nrecs; i-- > 0;) {
         const struct record *r = &S.plan.recs[i];
         if (!strcmp(r->kw, "cleanup-link")) {
@@ -394,7 +405,8 @@ static int setup_host(struct err *e)
     S.consoles = calloc(ncons ? ncons : 1, sizeof(struct console));
     S.loop_fd = malloc(p->nrecs * sizeof(int));
     S.loop_num = malloc(p->nrecs * sizeof(int));
-    if (!S.cgroups || !S.consoles || !S.loop_fd || !S.loop_num)
+    S.links = calloc(p->nrecs, sizeof(*S.links));
+    if (!S.cgroups || !S.consoles || !S.loop_fd || !S.loop_num || !S.links)
         return fail(e, "plan", ENOMEM, "out of memory");
     for (size_t i = 0; i < p->nrecs; i++)
         S.loop_fd[i] = S.loop_num[i] = -1;
@@ -499,6 +511,87 @@ static int setup_host(struct err *e)
     return 0;
 }
 
+/* ------------------------------------------------------------------ network */
+
+/* Host network records but link-netns, in plan order; the links made are remembered for net_undo(). */
+static int net_setup(struct err *e)
+{
+    for (size_t i = 0; i < S.plan.nrecs; i++) {
+        const struct record *r = &S.plan.recs[i];
+        if (r->kind != REC_HOST || !net_is_record(r->kw) || !strcmp(r->kw, "link-netns"))
+            continue;
+        if (net_apply(r, e) != 0)
+            return -1;
+        if (!strcmp(r->kw, "veth") || !strcmp(r->kw, "macvlan"))
+            S.links[S.nlinks++] = (struct created_link){r->argv[0], if_nametoindex(r->argv[0])};
+    }
+    return 0;
+}
+
+/* link-netns records: move links into the namespace of the container (process PID). */
+static int net_move_links(pid_t pid, struct err *e)
+{
+    for (size_t i = 0; i < S.plan.nrecs; i++) {
+        const struct record *r = &S.plan.recs[i];
+        if (strcmp(r->kw, "link-netns") != 0)
+            continue;
+        if (S.net_ns_fd < 0 && (S.clone_flags & CLONE_NEWNET)) {
+            /* Held so that its links can be removed when it is done with (net_release_ns). */
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
+            S.net_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (S.net_ns_fd < 0)
+                return fail(e, r->kw, errno, "cannot open the container's network namespace '%s'", path);
+        }
+        if (net_move(r, pid, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Empty the network namespace of a container that is gone: its links would
+ * die with it, but only once the kernel gets round to it. Physical links
+ * come back to the supervisor's namespace.
+ */
+static void net_release_ns(void)
+{
+    int home, fd;
+    if (S.net_ns_fd < 0)
+        return;
+    home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    fd = home < 0 ? -1 : nl_open_in(S.net_ns_fd);
+    if (fd < 0) {
+        warnx_("network: cannot enter the container's network namespace: %s", strerror(errno));
+    } else {
+        int left = nl_flush_links(fd, home);
+        if (left < 0)
+            warnx_("network: cannot list the links of the container's namespace: %s", strerror(errno));
+        else if (left > 0)
+            warnx_("network: %d link(s) of the container's namespace left: %s", left, strerror(errno));
+        close(fd);
+    }
+    if (home >= 0)
+        close(home);
+    close(S.net_ns_fd);
+    S.net_ns_fd = -1;
+}
+
+/* Delete the links the last start made that are still here (a failed start, or a restart). */
+static void net_undo(void)
+{
+    net_release_ns();
+    for (size_t i = S.nlinks; i-- > 0;) {
+        const struct created_link *l = &S.links[i];
+        unsigned now = if_nametoindex(l->name);
+        if (now == 0 || (l->index != 0 && now != l->index))
+            continue; /* gone (e.g. with its veth peer), or moved away and the name taken by another link */
+        if (link_delete(l->name) != 0)
+            warnx_("network: cannot delete '%s': %s", l->name, strerror(errno));
+    }
+    S.nlinks = 0;
+}
+
 /* ------------------------------------------------------------------ starting init */
 
 /* Wait for the child's verdict: EOF on the CLOEXEC pipe = exec happened. */
@@ -569,6 +662,7 @@ static int start_init(struct err *e)
     pid_t pid = -1;
     int rc = -1;
 
+    net_undo(); /* restart: the links of the previous start, to be made again */
     for (size_t i = 0; i < S.plan.nrecs; i++) {
         const struct record *r = &S.plan.recs[i];
         struct mflags mf;
@@ -579,6 +673,8 @@ static int start_init(struct err *e)
         if (S.loop_fd[i] < 0)
             goto out;
     }
+    if (net_setup(e) != 0)
+        goto out;
     if (pipe2(syncp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
         fail(e, "clone", errno, "cannot create pipes");
         goto out;
@@ -640,6 +736,8 @@ static int start_init(struct err *e)
         if (write_file(path, pidbuf, strlen(pidbuf), e, "cgroup") != 0)
             goto kill;
     }
+    if (net_move_links(pid, e) != 0)
+        goto kill;
     if (write(syncp[1], "g", 1) != 1) {
         /* The child is gone already; its report (if any) is on the error pipe. */
     }
@@ -671,8 +769,10 @@ out:
         if (errp[i] >= 0)
             close(errp[i]);
     }
-    if (rc != 0)
+    if (rc != 0) {
         release_loops(true);
+        net_undo();
+    }
     return rc;
 }
 
@@ -1082,7 +1182,7 @@ int main(int argc, char **argv)
     sigset_t mask;
 
     memset(&e, 0, sizeof(e));
-    S.log_fd = S.listen_fd = S.sig_fd = S.report_fd = -1;
+    S.log_fd = S.listen_fd = S.sig_fd = S.report_fd = S.net_ns_fd = -1;
     for (int i = 0; i < MAX_CLIENTS; i++)
         S.clients[i].fd = S.clients[i].console = -1;
     for (int i = 1; i < argc; i++) {

@@ -1,5 +1,6 @@
 /* Plan file: decoding (percent-encoded fields) and validation. */
 #include "sup.h"
+#include "netlink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,15 @@ static const struct kwspec specs[] = {
     {"cleanup-rmdir", REC_HOST, 1, 1, false},
     {"cleanup-unlink", REC_HOST, 1, 1, false},
     {"cleanup-link", REC_HOST, 1, 1, false},
+    {"veth", REC_HOST, 2, 2, false},
+    {"macvlan", REC_HOST, 3, 3, false},
+    {"link-mac", REC_HOST, 2, 2, false},
+    {"link-mtu", REC_HOST, 2, 2, false},
+    {"link-master", REC_HOST, 2, 2, false},
+    {"link-up", REC_HOST, 1, 1, false},
+    {"host-addr", REC_HOST, 3, 4, false},
+    {"host-route", REC_HOST, 6, 6, false},
+    {"link-netns", REC_HOST, 1, 1, false},
     {"sethostname", REC_CHILD, 1, 1, false},
     {"mount", REC_CHILD, 5, 5, false},
     {"mount-loop", REC_CHILD, 5, 5, false},
@@ -224,6 +234,10 @@ static const struct kwspec specs[] = {
     {"umount", REC_CHILD, 1, 1, false},
     {"ifup", REC_CHILD, 1, 1, false},
     {"remount", REC_CHILD, 2, 2, false},
+    {"link-rename", REC_CHILD, 2, 2, false},
+    {"link-set", REC_CHILD, 2, 2, false},
+    {"addr-add", REC_CHILD, 3, 4, false},
+    {"route-add", REC_CHILD, 6, 6, false},
     {"caps-drop", REC_EXEC, 1, -1, false},
     {"user", REC_EXEC, 2, 2, true},
     {"groups", REC_EXEC, 1, -1, true},
@@ -350,8 +364,12 @@ static int validate(const struct record *r, size_t si, struct vstate *v, struct 
         if (strcmp(a[0], "destroy") && strcmp(a[0], "restart") && strcmp(a[0], "preserve"))
             return bad(e, r, "action must be destroy, restart or preserve");
     } else if (!strcmp(kw, "cleanup-link")) {
-        if (a[0][0] == '\0' || strlen(a[0]) >= 16)
+        if (!net_ifname_ok(a[0]))
             return bad(e, r, "bad interface name");
+    } else if (net_is_record(kw)) {
+        const char *problem = net_check(r);
+        if (problem != NULL)
+            return bad(e, r, problem);
     } else if (!strcmp(kw, "mount") || !strcmp(kw, "mount-loop")) {
         struct mflags mf;
         if (a[1][0] == '\0')

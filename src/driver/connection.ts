@@ -11,10 +11,13 @@ import { DEFAULT_URI, resolveURI } from './uri.js';
 import { NEVER_STARTED, type DomainState, type DomainStateInfo } from './state.js';
 import type { LoadProblem } from './store.js';
 import type { ShutdownMode } from './runtime/lifecycle.js';
+import type { InterfaceAddresses, InterfaceRow, InterfaceStats } from './runtime/interfaces.js';
 import { setAutostart } from './autostart.js';
 import { openDomainConsole, type ConsoleOptions } from './runtime/console.js';
 import { sendProcessSignal } from './runtime/signal.js';
 import { enterDomain, type CommandExit, type EnterOptions } from './runtime/enter.js';
+import * as tuning from './runtime/tuning.js';
+import { collectDomainStats, type DomainStatsOptions, type DomainStatsRecord } from './runtime/domainstats.js';
 
 /** libvirt release whose LXC driver behaviour nsvirt follows. */
 export const LIBVIRT_COMPAT_VERSION = 9_000_000;
@@ -156,6 +159,15 @@ export class Connection {
     this.closed = true;
   }
 
+  /**
+   * Statistics of every domain, or of `opts.domains` (virConnectGetAllDomainStats,
+   * virDomainListGetStats): the state, cpu-total and balloon groups.
+   */
+  async getAllDomainStats(opts: DomainStatsOptions = {}): Promise<DomainStatsRecord[]> {
+    const records = await collectDomainStats(this.open(), opts, (d) => matches(d, opts.filter ?? {}));
+    return records.map(({ snapshot, params }) => ({ domain: this.domain(snapshot), params }));
+  }
+
   private open(): Driver {
     if (this.closed) throw new VirError('VIR_ERR_INVALID_CONN', 'the connection is closed');
     return this.driver;
@@ -207,6 +219,21 @@ export class Domain implements DomainRef {
   /** Ask init to reboot; the container starts again with the same ID. */
   async reboot(opts: { mode?: readonly ShutdownMode[] } = {}): Promise<void> {
     return this.driver().reboot(this, opts.mode);
+  }
+
+  /** The interfaces (running definition unless `inactive`), as `domiflist` shows them. */
+  async interfaceList(opts: { inactive?: boolean } = {}): Promise<InterfaceRow[]> {
+    return this.driver().interfaceList(this, opts);
+  }
+
+  /** The addresses each interface of the running domain was configured with. */
+  async interfaceAddresses(): Promise<InterfaceAddresses[]> {
+    return this.driver().interfaceAddresses(this);
+  }
+
+  /** Traffic counters of one interface (its host device name or MAC), as the guest sees them. */
+  async interfaceStats(device: string): Promise<InterfaceStats> {
+    return this.driver().interfaceStats(this, device);
   }
 
   /** Freeze every process of the container (state paused, reason user). */
@@ -280,5 +307,60 @@ export class Domain implements DomainRef {
   async getTitle(opts: { inactive?: boolean } = {}): Promise<string | undefined> {
     const { def, live } = await this.driver().snapshot(this);
     return (live && !opts.inactive ? live.def : def).title;
+  }
+
+  /** The scheduler ('posix') and how many scheduler parameters the domain has. */
+  async getSchedulerType(): Promise<tuning.SchedulerType> {
+    return tuning.schedulerType(this.driver(), this);
+  }
+
+  /** cpu_shares, vcpu_period, vcpu_quota of the running domain or, with `config`, of the definition. */
+  async getSchedulerParameters(opts: tuning.AffectOptions = {}): Promise<tuning.SchedulerParameters> {
+    return tuning.getSchedulerParameters(this.driver(), this, opts);
+  }
+
+  async setSchedulerParameters(params: tuning.SchedulerChanges, opts: tuning.AffectOptions = {}): Promise<void> {
+    return tuning.setSchedulerParameters(this.driver(), this, params, opts);
+  }
+
+  /** The memory limits (KiB or 'unlimited'). */
+  async getMemoryParameters(opts: tuning.AffectOptions = {}): Promise<tuning.MemoryParameters> {
+    return tuning.getMemoryParameters(this.driver(), this, opts);
+  }
+
+  async setMemoryParameters(params: tuning.MemoryParameterChanges, opts: tuning.AffectOptions = {}): Promise<void> {
+    return tuning.setMemoryParameters(this.driver(), this, params, opts);
+  }
+
+  /** The blkio weight and per-device weights and throttles. */
+  async getBlkioParameters(opts: tuning.AffectOptions = {}): Promise<tuning.BlkioParameters> {
+    return tuning.getBlkioParameters(this.driver(), this, opts);
+  }
+
+  async setBlkioParameters(params: tuning.BlkioParameterChanges, opts: tuning.AffectOptions = {}): Promise<void> {
+    return tuning.setBlkioParameters(this.driver(), this, params, opts);
+  }
+
+  /**
+   * Change the memory allocation to `kib`: without options the running
+   * domain only (virDomainSetMemory), else as virDomainSetMemoryFlags.
+   */
+  async setMemory(kib: bigint, opts?: tuning.AffectOptions): Promise<void> {
+    return tuning.setMemory(this.driver(), this, kib, opts);
+  }
+
+  /** Change the maximum memory (<memory>) of the definition; not possible while running. */
+  async setMaxMemory(kib: bigint, opts?: tuning.AffectOptions): Promise<void> {
+    return tuning.setMaxMemory(this.driver(), this, kib, opts);
+  }
+
+  /** Memory statistics of the running domain, KiB: actual, swap_in, rss. */
+  async memoryStats(): Promise<tuning.MemoryStats> {
+    return tuning.memoryStats(this.driver(), this);
+  }
+
+  /** CPU time of the running domain: in total, user and system, and per host CPU. */
+  async getCPUStats(): Promise<tuning.CPUStats> {
+    return tuning.cpuStats(this.driver(), this);
   }
 }

@@ -21,6 +21,7 @@ import { readStatus, isSupervisorAlive } from './runtime/supervisor.js';
 import { runtimeFiles } from './runtime/files.js';
 import type { NamespaceSources } from './runtime/planner.js';
 import { freeze, thaw } from './runtime/freezer.js';
+import { configuredAddresses, interfaceRows, interfaceStats, type InterfaceAddresses, type InterfaceRow, type InterfaceStats } from './runtime/interfaces.js';
 import { controlRequest } from './runtime/control.js';
 import type { DriverPaths } from './paths.js';
 import { domainGone, domainNotRunning, noDomainWithID, noDomainWithName, noDomainWithUUID } from './errors.js';
@@ -237,6 +238,26 @@ export class Driver {
   async reboot(ref: DomainRef, modes: readonly ShutdownMode[] = []): Promise<void> {
     await this.snapshot(ref);
     await requestStop(this.paths, ref.name, 'reboot', modes);
+  }
+
+  /** domiflist: the interfaces of the running definition, or of the persistent one. */
+  async interfaceList(ref: DomainRef, opts: { inactive?: boolean } = {}): Promise<InterfaceRow[]> {
+    const { def, live } = await this.snapshot(ref);
+    return interfaceRows(live && !opts.inactive ? live.def : def);
+  }
+
+  /** virDomainInterfaceAddresses: what nsvirt configured on each interface. */
+  async interfaceAddresses(ref: DomainRef): Promise<InterfaceAddresses[]> {
+    const { live } = await this.snapshot(ref);
+    if (!live) throw domainNotRunning();
+    return configuredAddresses(live.def);
+  }
+
+  /** virDomainInterfaceStats: counters of one interface (host device name or MAC). */
+  async interfaceStats(ref: DomainRef, device: string): Promise<InterfaceStats> {
+    const { live } = await this.snapshot(ref);
+    if (!live) throw domainNotRunning();
+    return interfaceStats(live.def, device);
   }
 
   /** virDomainSuspend: freeze every process of the container. Already paused is fine. */

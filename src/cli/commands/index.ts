@@ -7,6 +7,8 @@ import { hostCommands } from './host.js';
 import { lifecycleCommands } from './lifecycle.js';
 import { guestCommands } from './guest.js';
 import { autostartCommands } from './autostart.js';
+import { tuningCommands } from './tuning.js';
+import { networkCommands } from './network.js';
 
 const help: CommandSpec = {
   name: 'help',
@@ -44,6 +46,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...autostartCommands,
   ...monitorCommands,
   ...hostCommands,
+  ...tuningCommands,
+  ...networkCommands,
   help,
 ].sort((a, b) => a.name.localeCompare(b.name));
 

@@ -7,6 +7,7 @@
  *   NAME.sock       the supervisor's control socket
  *   NAME.xml        the running definition (libvirt's live additions)
  *   NAME.laststate  how the domain last stopped (shown while it is shut off)
+ *   NAME.ifaces     the host and guest names of its interfaces (JSON)
  *   NAME.root/      staging mount point of the container's root filesystem
  */
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ export interface RuntimeFiles {
   readonly control: string;
   readonly liveXml: string;
   readonly lastState: string;
+  readonly interfaces: string;
   readonly stageDir: string;
   readonly log: string;
 }
@@ -30,6 +32,7 @@ export function runtimeFiles(paths: DriverPaths, name: string): RuntimeFiles {
     control: at('.sock'),
     liveXml: at('.xml'),
     lastState: at('.laststate'),
+    interfaces: at('.ifaces'),
     stageDir: at('.root'),
     log: paths.logFile(name),
   };

@@ -2,7 +2,7 @@
  * What the planner needs to know about the host, behind one interface so the
  * planner stays pure: tests pass a fixture, the driver passes `readHostFacts`.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseXmlTree, child, attr } from '../../xml/tree.js';
 import type { NetworkFacts } from './network.js';
@@ -114,14 +114,19 @@ export function readHostFacts(): HostFacts {
 }
 
 /**
- * The driver's network namespace (through its sysfs), and the networks
- * defined for nsvirt: libvirt network XML files whose `<bridge name>` a
- * `type='network'` interface plugs into.
+ * The links of this process's network namespace (/proc/self/net/dev follows
+ * the namespace; /sys/class/net follows whoever mounted sysfs), and the
+ * networks defined for nsvirt: libvirt network XML files whose
+ * `<bridge name>` a `type='network'` interface plugs into.
  */
 export function readNetworkFacts(networkDir: string): NetworkFacts {
+  const dev = readFile('/proc/self/net/dev') ?? '';
   return {
-    links: existsSync('/sys/class/net') ? readdirSync('/sys/class/net') : [],
-    isBridge: (name) => existsSync(join('/sys/class/net', name, 'bridge')),
+    links: dev
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter((n) => n !== ''),
     bridgeOfNetwork(name) {
       const text = readFile(join(networkDir, `${name}.xml`));
       if (text === undefined) return undefined;

@@ -79,7 +79,9 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
     const { supervisorPid } = await launchSupervisor(files.plan, files.log);
     // The running definition with libvirt's live additions (id, partition, implicit root, console ptys).
     const consoles = readStatus(files.status)?.consoles ?? [];
-    writeFileAtomic(files.liveXml, formatDomainXML(withLiveAdditions(def, supervisorPid, consoles), { secure: true }), 0o600);
+    writeFileAtomic(files.interfaces, JSON.stringify(plan.interfaceNames), 0o644);
+    const live = withLiveAdditions(def, supervisorPid, consoles, plan.interfaceNames);
+    writeFileAtomic(files.liveXml, formatDomainXML(live, { secure: true }), 0o600);
     return supervisorPid;
   } catch (e) {
     reconcileStopped(paths, def.name, readStatus(files.status), false);

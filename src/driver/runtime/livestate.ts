@@ -20,6 +20,7 @@ import { decodePlan } from './plan-encoding.js';
 import { isSupervisorAlive, readStatus, type SupervisorStatus } from './supervisor.js';
 import { DEFAULT_PARTITION } from './cgroups.js';
 import { rootFilesystem } from './filesystems.js';
+import { containerUsage } from './cgroupusage.js';
 
 /** What `domstate --reason` shows for a status the supervisor wrote. */
 function stateInfo(s: SupervisorStatus): DomainStateInfo {
@@ -43,7 +44,12 @@ function stateInfo(s: SupervisorStatus): DomainStateInfo {
  * partition, the implicit root filesystem when none is given, and each
  * console's host pty and alias.
  */
-export function withLiveAdditions(def: DomainDef, id: number, consoles: readonly string[]): DomainDef {
+export function withLiveAdditions(
+  def: DomainDef,
+  id: number,
+  consoles: readonly string[],
+  interfaces: ReadonlyArray<{ readonly host?: string; readonly guest: string }> = [],
+): DomainDef {
   const live: DomainDef = structuredClone(def);
   live.id = id;
   live.resource = { ...live.resource, partition: live.resource?.partition ?? DEFAULT_PARTITION };
@@ -55,7 +61,21 @@ export function withLiveAdditions(def: DomainDef, id: number, consoles: readonly
     if (path !== undefined) c.source = { ...c.source, type: 'pty', path };
     c.info.alias = `console${i}`;
   });
+  live.devices.interfaces.forEach((iface, i) => {
+    const names = interfaces[i];
+    if (!names) return;
+    if (names.host !== undefined) iface.hostDevName = names.host;
+    iface.guestDevName ??= names.guest;
+  });
   return live;
+}
+
+function readInterfaceNames(path: string): Array<{ host?: string; guest: string }> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Array<{ host?: string; guest: string }>;
+  } catch {
+    return [];
+  }
 }
 
 /** How the domain last stopped, kept while it is shut off (libvirt keeps it in the daemon). */
@@ -126,7 +146,7 @@ export function reconcileStopped(paths: DriverPaths, name: string, status: Super
   removeIfPresent(files.stageDir, true);
   const reason = supervisorDied && status?.state !== 'shutoff' ? 'failed' : (status?.reason ?? 'unknown');
   writeFileAtomic(files.lastState, `shutoff ${reason}\n`, 0o644);
-  for (const f of [files.status, files.plan, files.liveXml, `${files.status}.tmp`]) rmSync(f, { force: true });
+  for (const f of [files.status, files.plan, files.liveXml, files.interfaces, `${files.status}.tmp`]) rmSync(f, { force: true });
 }
 
 /** Live state from the state directory: nsvirt's implementation of LiveState. */
@@ -170,10 +190,9 @@ export class RuntimeLiveState implements LiveState {
     return {
       id: status.supervisorPid,
       initPid: status.initPid,
-      def: withLiveAdditions(def, status.supervisorPid, status.consoles),
+      def: withLiveAdditions(def, status.supervisorPid, status.consoles, readInterfaceNames(files.interfaces)),
       state: stateInfo(status),
-      cpuTimeNs: 0n,
-      memoryKiB: def.currentMemoryKiB,
+      ...containerUsage(def),
     };
   }
 

@@ -14,10 +14,14 @@ import type { ChildOp, HostNetOp } from './plan.js';
 export interface NetworkFacts {
   /** Names of the links in the driver's network namespace. */
   readonly links: readonly string[];
-  /** Whether a link is a bridge. */
-  isBridge(name: string): boolean;
   /** The bridge of a network defined for nsvirt (ROOT/etc/nsvirt/networks/NAME.xml), if any. */
   bridgeOfNetwork(name: string): string | undefined;
+}
+
+/** The names one interface got: its host end (none for macvlan) and its name inside. */
+export interface InterfaceNames {
+  readonly host?: string;
+  readonly guest: string;
 }
 
 export interface NetworkPlan {
@@ -25,6 +29,8 @@ export interface NetworkPlan {
   readonly child: ChildOp[];
   /** Host links the supervisor deletes when the container ends. */
   readonly cleanupLinks: string[];
+  /** Per `<interface>`, in order. */
+  readonly names: InterfaceNames[];
 }
 
 const unsupported = (msg: string): VirError => new VirError('VIR_ERR_CONFIG_UNSUPPORTED', msg);
@@ -80,7 +86,8 @@ function bridgeOf(iface: InterfaceDef, facts: NetworkFacts, hostEnd: string): st
       throw new VirError('VIR_ERR_NO_NETWORK', `no network with matching name '${iface.source.network}'`);
     }
   }
-  if (bridge !== undefined && !facts.isBridge(bridge)) {
+  // Whether it is really a bridge the kernel tells when the port is added.
+  if (bridge !== undefined && !facts.links.includes(bridge)) {
     throw new VirError('VIR_ERR_SYSTEM_ERROR', `Unable to add bridge ${bridge} port ${hostEnd}: No such device`);
   }
   return bridge;
@@ -88,7 +95,7 @@ function bridgeOf(iface: InterfaceDef, facts: NetworkFacts, hostEnd: string): st
 
 /** Every interface, host side then guest side. */
 export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
-  const plan: NetworkPlan = { host: [], child: [], cleanupLinks: [] };
+  const plan: NetworkPlan = { host: [], child: [], cleanupLinks: [], names: [] };
   const freeName = nameAllocator(facts.links);
   const macs = new Set<string>();
   let defaultGuestIndex = 0;
@@ -98,6 +105,7 @@ export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
     macs.add(iface.mac.address);
     const guest = iface.guestDevName ?? `eth${defaultGuestIndex++}`;
     let moved: string;
+    let hostName: string | undefined;
     if (iface.type === 'direct') {
       if (!facts.links.includes(iface.source.dev)) {
         throw new VirError('VIR_ERR_SYSTEM_ERROR', `Unable to create macvlan device on '${iface.source.dev}': No such device`);
@@ -106,6 +114,7 @@ export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
       plan.host.push({ op: 'macvlan', name: moved, lower: iface.source.dev, mode: iface.source.mode === 'passthrough' ? 'passthru' : iface.source.mode });
     } else {
       const hostEnd = iface.hostDevName && !/%d/.test(iface.hostDevName) ? iface.hostDevName : freeName('vnet');
+      hostName = hostEnd;
       moved = freeName('vnet');
       const bridge = bridgeOf(iface, facts, hostEnd);
       plan.host.push({ op: 'veth', host: hostEnd, peer: moved });
@@ -118,6 +127,7 @@ export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
       }
       plan.cleanupLinks.push(hostEnd);
     }
+    plan.names.push(hostName === undefined ? { guest } : { host: hostName, guest });
     plan.host.push({ op: 'link-mac', name: moved, mac: iface.mac.address });
     if (iface.mtu !== undefined) plan.host.push({ op: 'link-mtu', name: moved, mtu: iface.mtu });
     plan.host.push({ op: 'link-netns', name: moved });

@@ -89,6 +89,8 @@ export interface LaunchPlan {
    * directory before the container joins it (not part of the wire plan).
    */
   readonly deviceFilter?: { readonly cgroupDir: string; readonly rules: readonly DeviceRule[] };
+  /** The names each `<interface>` gets, for the live definition (not part of the wire plan). */
+  readonly interfaceNames: ReadonlyArray<{ readonly host?: string; readonly guest: string }>;
 }
 
 type Rec = readonly string[];

@@ -153,6 +153,7 @@ export function buildLaunchPlan(inputs: PlanInputs): LaunchPlan {
       onCrash: supervisorAction(def.onCrash),
     },
     network: network.host,
+    interfaceNames: network.names,
     operations,
     init: {
       path: def.os.init,
