@@ -71,7 +71,11 @@ export async function acquireLock(path: string, mode: LockMode): Promise<HeldLoc
     leave();
     throw e;
   }
-  const held = fd;
+  return heldLock(path, fd, leave);
+}
+
+/** A lock held through `fd`; releasing unlocks, closes and then runs `after` (once). */
+function heldLock(path: string, fd: number, after: () => void = () => {}): HeldLock {
   let released = false;
   return {
     path,
@@ -79,10 +83,10 @@ export async function acquireLock(path: string, mode: LockMode): Promise<HeldLoc
       if (released) return;
       released = true;
       try {
-        unlockFile(held);
+        unlockFile(fd);
       } finally {
-        closeSync(held);
-        leave();
+        closeSync(fd);
+        after();
       }
     },
   };
@@ -118,18 +122,5 @@ export function tryExclusiveLock(path: string): HeldLock | undefined {
   } finally {
     if (!locked) closeSync(fd);
   }
-  if (!locked) return undefined;
-  let released = false;
-  return {
-    path,
-    release: () => {
-      if (released) return;
-      released = true;
-      try {
-        unlockFile(fd);
-      } finally {
-        closeSync(fd);
-      }
-    },
-  };
+  return locked ? heldLock(path, fd) : undefined;
 }
