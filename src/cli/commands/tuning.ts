@@ -6,8 +6,15 @@
 import { VirError } from '../../xml/errors.js';
 import { LLONG_MAX, ULLONG_MAX, parseInt32, parseSigned, parseUnsignedWrapping, scaleInteger } from '../../xml/units.js';
 import type { Domain } from '../../driver/connection.js';
-import type { AffectOptions, MemoryLimit, MemoryParameterChanges, SchedulerChanges } from '../../driver/runtime/tuning.js';
-import type { BlkioDeviceList, BlkioParameterChanges } from '../../driver/runtime/blkioparams.js';
+import type {
+  AffectOptions,
+  BlkioDeviceList,
+  BlkioParameterChanges,
+  MemoryLimit,
+  MemoryParameterChanges,
+  SchedulerChanges,
+} from '../../driver/runtime/tuning.js';
+import { blkioParamName } from '../../driver/runtime/blkioparams.js';
 import type { StatsGroup } from '../../driver/runtime/domainstats.js';
 import type { DomainState } from '../../driver/state.js';
 import { CommandOptions, GROUPS, domainOption, type CommandSpec, type OptionSpec } from '../spec.js';
@@ -131,8 +138,9 @@ const schedinfo: CommandSpec = {
     if (!dom) return false;
     let nparams: number;
     try {
-      nparams = (await dom.getSchedulerType()).nparams;
-      session.print(param('Scheduler', 'posix'));
+      const scheduler = await dom.getSchedulerType();
+      nparams = scheduler.nparams;
+      session.print(param('Scheduler', scheduler.type));
     } catch (e) {
       session.print(param('Scheduler', 'Unknown'));
       throw e;
@@ -189,7 +197,13 @@ const memtune: CommandSpec = {
     'Get or set the current memory parameters for a guest domain.\n' +
     '    To get the memory parameters use following command: \n\n' +
     '    nsvirsh # memtune <domain>',
-  options: [domainOption(), ...MEMTUNE_OPTIONS.map(([name, , help]): OptionSpec => ({ name, type: 'string', help })), CONFIG, LIVE, CURRENT],
+  options: [
+    domainOption(),
+    ...MEMTUNE_OPTIONS.map(([name, , help]): OptionSpec => ({ name, type: 'string', help })),
+    CONFIG,
+    LIVE,
+    CURRENT,
+  ],
   async run(session, opts) {
     const affect = affectOptions(session, opts);
     if (!affect) return false;
@@ -205,9 +219,13 @@ const memtune: CommandSpec = {
       await session.withContext('Unable to change memory parameters', () => dom.setMemoryParameters(changes, affect));
       return true;
     }
-    const limits = await session.withContext('Unable to get number of memory parameters', () => dom.getMemoryParameters(affect));
+    const limits = await session.withContext('Unable to get number of memory parameters', () =>
+      dom.getMemoryParameters(affect),
+    );
     session.print(
-      param('hard_limit', limits.hardLimitKiB) + param('soft_limit', limits.softLimitKiB) + param('swap_hard_limit', limits.swapHardLimitKiB),
+      param('hard_limit', limits.hardLimitKiB) +
+        param('soft_limit', limits.softLimitKiB) +
+        param('swap_hard_limit', limits.swapHardLimitKiB),
     );
     return true;
   },
@@ -216,11 +234,11 @@ const memtune: CommandSpec = {
 /* ---------- blkiotune ---------- */
 
 const BLKIO_DEVICE_OPTIONS = [
-  ['device-weights', 'deviceWeight', 'device_weight', 'per-device IO Weights, in the form of /path/to/device,weight,...'],
-  ['device-read-iops-sec', 'deviceReadIopsSec', 'device_read_iops_sec', 'per-device read I/O limit per second, in the form of /path/to/device,read_iops_sec,...'],
-  ['device-write-iops-sec', 'deviceWriteIopsSec', 'device_write_iops_sec', 'per-device write I/O limit per second, in the form of /path/to/device,write_iops_sec,...'],
-  ['device-read-bytes-sec', 'deviceReadBytesSec', 'device_read_bytes_sec', 'per-device bytes read per second, in the form of /path/to/device,read_bytes_sec,...'],
-  ['device-write-bytes-sec', 'deviceWriteBytesSec', 'device_write_bytes_sec', 'per-device bytes wrote per second, in the form of /path/to/device,write_bytes_sec,...'],
+  ['device-weights', 'deviceWeight', 'per-device IO Weights, in the form of /path/to/device,weight,...'],
+  ['device-read-iops-sec', 'deviceReadIopsSec', 'per-device read I/O limit per second, in the form of /path/to/device,read_iops_sec,...'],
+  ['device-write-iops-sec', 'deviceWriteIopsSec', 'per-device write I/O limit per second, in the form of /path/to/device,write_iops_sec,...'],
+  ['device-read-bytes-sec', 'deviceReadBytesSec', 'per-device bytes read per second, in the form of /path/to/device,read_bytes_sec,...'],
+  ['device-write-bytes-sec', 'deviceWriteBytesSec', 'per-device bytes wrote per second, in the form of /path/to/device,write_bytes_sec,...'],
 ] as const;
 
 const deviceListText = (list: BlkioDeviceList): string => list.map((d) => `${d.path},${d.value}`).join(',');
@@ -236,7 +254,7 @@ const blkiotune: CommandSpec = {
   options: [
     domainOption(),
     { name: 'weight', type: 'string', help: 'IO Weight' },
-    ...BLKIO_DEVICE_OPTIONS.map(([name, , , help]): OptionSpec => ({ name, type: 'string', help })),
+    ...BLKIO_DEVICE_OPTIONS.map(([name, , help]): OptionSpec => ({ name, type: 'string', help })),
     CONFIG,
     LIVE,
     CURRENT,
@@ -262,7 +280,8 @@ const blkiotune: CommandSpec = {
       return true;
     }
     const p = await session.withContext('Unable to get blkio parameters', () => dom.getBlkioParameters(affect));
-    session.print(param('weight', p.weight) + BLKIO_DEVICE_OPTIONS.map(([, key, field]) => param(field, deviceListText(p[key]))).join(''));
+    const devices = BLKIO_DEVICE_OPTIONS.map(([, key]) => param(blkioParamName(key), deviceListText(p[key])));
+    session.print(param('weight', p.weight) + devices.join(''));
     return true;
   },
 };
@@ -275,7 +294,9 @@ function memorySizeCommand(name: 'setmem' | 'setmaxmem'): CommandSpec {
     name,
     group: GROUPS.domain,
     help: max ? 'change maximum memory limit' : 'change memory allocation',
-    description: max ? 'Change the maximum memory allocation limit in the guest domain.' : 'Change the current memory allocation in the guest domain.',
+    description: max
+      ? 'Change the maximum memory allocation limit in the guest domain.'
+      : 'Change the current memory allocation in the guest domain.',
     options: [
       domainOption(),
       {

@@ -46,15 +46,42 @@ interface DeviceFieldInfo {
   readonly v2Key?: string;
 }
 
-export const DEVICE_FIELDS: Readonly<Record<BlkioDeviceField, DeviceFieldInfo>> = {
+const DEVICE_FIELDS: Readonly<Record<BlkioDeviceField, DeviceFieldInfo>> = {
   deviceWeight: { param: 'device_weight', tune: 'weight', max: UINT_MAX, v1File: 'blkio.weight_device' },
-  deviceReadIopsSec: { param: 'device_read_iops_sec', tune: 'readIopsSec', max: UINT_MAX, v1File: 'blkio.throttle.read_iops_device', v2Key: 'riops' },
-  deviceWriteIopsSec: { param: 'device_write_iops_sec', tune: 'writeIopsSec', max: UINT_MAX, v1File: 'blkio.throttle.write_iops_device', v2Key: 'wiops' },
-  deviceReadBytesSec: { param: 'device_read_bytes_sec', tune: 'readBytesSec', max: ULLONG_MAX, v1File: 'blkio.throttle.read_bps_device', v2Key: 'rbps' },
-  deviceWriteBytesSec: { param: 'device_write_bytes_sec', tune: 'writeBytesSec', max: ULLONG_MAX, v1File: 'blkio.throttle.write_bps_device', v2Key: 'wbps' },
+  deviceReadIopsSec: {
+    param: 'device_read_iops_sec',
+    tune: 'readIopsSec',
+    max: UINT_MAX,
+    v1File: 'blkio.throttle.read_iops_device',
+    v2Key: 'riops',
+  },
+  deviceWriteIopsSec: {
+    param: 'device_write_iops_sec',
+    tune: 'writeIopsSec',
+    max: UINT_MAX,
+    v1File: 'blkio.throttle.write_iops_device',
+    v2Key: 'wiops',
+  },
+  deviceReadBytesSec: {
+    param: 'device_read_bytes_sec',
+    tune: 'readBytesSec',
+    max: ULLONG_MAX,
+    v1File: 'blkio.throttle.read_bps_device',
+    v2Key: 'rbps',
+  },
+  deviceWriteBytesSec: {
+    param: 'device_write_bytes_sec',
+    tune: 'writeBytesSec',
+    max: ULLONG_MAX,
+    v1File: 'blkio.throttle.write_bps_device',
+    v2Key: 'wbps',
+  },
 };
 
-export const BLKIO_DEVICE_FIELDS = Object.keys(DEVICE_FIELDS) as BlkioDeviceField[];
+/** libvirt's typed parameter name of a device field (device_weight, device_read_iops_sec, …). */
+export const blkioParamName = (field: BlkioDeviceField): string => DEVICE_FIELDS[field].param;
+
+const BLKIO_DEVICE_FIELDS = Object.keys(DEVICE_FIELDS) as BlkioDeviceField[];
 
 /**
  * libvirt's virDomainDriverParseBlkioDeviceStr: "path,value[,path,value]…";
@@ -119,8 +146,13 @@ function weightFile(cg: DomainCgroup): string | undefined {
 const noWeightFile = (cg: DomainCgroup): VirError =>
   new VirError(
     'VIR_ERR_OPERATION_INVALID',
-    blkioVersion(cg) === 1 ? 'blkio device weight is valid only for bfq or cfq scheduler' : 'blkio weight is valid only for bfq or cfq scheduler',
+    blkioVersion(cg) === 1
+      ? 'blkio device weight is valid only for bfq or cfq scheduler'
+      : 'blkio weight is valid only for bfq or cfq scheduler',
   );
+
+const noDeviceWeightFile = (): VirError =>
+  new VirError('VIR_ERR_OPERATION_INVALID', 'blkio device weight is valid only for cfq scheduler');
 
 function readWeight(cg: DomainCgroup, file: string): number {
   const text = cg.read('blkio', file);
@@ -165,15 +197,13 @@ function parseNumber(text: string): bigint {
 function setDeviceValue(cg: DomainCgroup, field: BlkioDeviceField, dev: string, value: bigint): bigint {
   const info = DEVICE_FIELDS[field];
   if (blkioVersion(cg) === 1) {
-    if (field === 'deviceWeight' && !cg.has('blkio', info.v1File)) {
-      throw new VirError('VIR_ERR_OPERATION_INVALID', 'blkio device weight is valid only for cfq scheduler');
-    }
+    if (field === 'deviceWeight' && !cg.has('blkio', info.v1File)) throw noDeviceWeightFile();
     cg.write('blkio', info.v1File, `${dev} ${value}`);
     const line = lineFor(cg.read('blkio', info.v1File), dev);
     return line === undefined ? 0n : parseNumber(line.trim());
   }
   if (!info.v2Key) {
-    if (!cg.has('blkio', 'io.weight')) throw new VirError('VIR_ERR_OPERATION_INVALID', 'blkio device weight is valid only for cfq scheduler');
+    if (!cg.has('blkio', 'io.weight')) throw noDeviceWeightFile();
     cg.write('blkio', 'io.weight', `${dev} ${value}`);
     const line = lineFor(cg.read('blkio', 'io.weight'), dev);
     return line === undefined ? 0n : parseNumber(line.trim());

@@ -20,7 +20,7 @@ export interface CgroupIO {
   exists(path: string): boolean;
 }
 
-export const hostCgroupIO: CgroupIO = {
+const hostCgroupIO: CgroupIO = {
   read: (path) => readFileSync(path, 'utf8'),
   write: (path, value) => writeFileSync(path, value),
   exists: (path) => existsSync(path),

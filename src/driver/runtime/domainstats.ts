@@ -13,7 +13,18 @@ import { domainCgroup } from './domaincgroup.js';
 import { cpuTimeNs, memoryUsageKiB, swapUsageKiB, userSystemTimeNs } from './cgroupusage.js';
 
 /** virDomainStatsTypes, by virsh's option names. */
-export type StatsGroup = 'state' | 'cpu-total' | 'balloon' | 'vcpu' | 'interface' | 'block' | 'perf' | 'iothread' | 'memory' | 'dirtyrate' | 'vm';
+export type StatsGroup =
+  | 'state'
+  | 'cpu-total'
+  | 'balloon'
+  | 'vcpu'
+  | 'interface'
+  | 'block'
+  | 'perf'
+  | 'iothread'
+  | 'memory'
+  | 'dirtyrate'
+  | 'vm';
 
 const GROUP_BITS: Readonly<Record<StatsGroup, number>> = {
   state: 0x1,
@@ -29,7 +40,7 @@ const GROUP_BITS: Readonly<Record<StatsGroup, number>> = {
   vm: 0x400,
 };
 
-export const SUPPORTED_STATS: readonly StatsGroup[] = ['state', 'cpu-total', 'balloon'];
+const SUPPORTED_STATS: readonly StatsGroup[] = ['state', 'cpu-total', 'balloon'];
 
 /** One typed parameter of a stats record: int/uint/llong/ullong as number or bigint, or a string. */
 export interface TypedParameter {
@@ -65,9 +76,36 @@ const STATE_NUMBERS: Readonly<Record<DomainState, number>> = {
 /** Each state's reason enum, in libvirt's order (the index is the number). */
 const REASON_ORDER: { readonly [S in DomainState]: readonly StateReasons[S][] } = {
   nostate: ['unknown'],
-  running: ['unknown', 'booted', 'migrated', 'restored', 'from-snapshot', 'unpaused', 'migration-canceled', 'save-canceled', 'wakeup', 'crashed', 'postcopy'],
+  running: [
+    'unknown',
+    'booted',
+    'migrated',
+    'restored',
+    'from-snapshot',
+    'unpaused',
+    'migration-canceled',
+    'save-canceled',
+    'wakeup',
+    'crashed',
+    'postcopy',
+  ],
   blocked: ['unknown'],
-  paused: ['unknown', 'user', 'migration', 'save', 'dump', 'ioerror', 'watchdog', 'from-snapshot', 'shutting-down', 'snapshot', 'crashed', 'starting-up', 'postcopy', 'postcopy-failed'],
+  paused: [
+    'unknown',
+    'user',
+    'migration',
+    'save',
+    'dump',
+    'ioerror',
+    'watchdog',
+    'from-snapshot',
+    'shutting-down',
+    'snapshot',
+    'crashed',
+    'starting-up',
+    'postcopy',
+    'postcopy-failed',
+  ],
   shutdown: ['unknown', 'user'],
   shutoff: ['unknown', 'shutdown', 'destroyed', 'crashed', 'migrated', 'saved', 'failed', 'from-snapshot', 'daemon'],
   crashed: ['unknown', 'panicked'],

@@ -3,13 +3,10 @@
  * v1 freezer.state FROZEN/THAWED, v2 cgroup.freeze 1/0 (libvirt cannot
  * suspend on v2; nsvirt can). The supervisor records the state it is told.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { VirError } from '../../xml/errors.js';
 import type { DomainDef } from '../../xml/model.js';
-import { containerCgroups, DEFAULT_PARTITION } from './cgroups.js';
+import { domainCgroup } from './domaincgroup.js';
 import { readHostFacts } from './hostfacts.js';
-import { cgroupLayout } from './tunables.js';
 
 interface FreezerFiles {
   readonly write: (frozen: boolean) => void;
@@ -18,19 +15,18 @@ interface FreezerFiles {
 
 /** The freezer of the container's cgroup, whichever cgroup version provides it. */
 function freezerOf(def: DomainDef): FreezerFiles {
-  const facts = readHostFacts();
-  const m = cgroupLayout(facts).provider('freezer');
-  if (!m) throw new VirError('VIR_ERR_INTERNAL_ERROR', "Unable to find 'freezer' cgroups controller mount");
-  const dir = containerCgroups(def.name, def.resource?.partition ?? DEFAULT_PARTITION, facts).dirIn(m);
-  if (m.version === 1) {
+  const cg = domainCgroup(def, readHostFacts());
+  const version = cg.version('freezer');
+  if (version === undefined) throw new VirError('VIR_ERR_INTERNAL_ERROR', "Unable to find 'freezer' cgroups controller mount");
+  if (version === 1) {
     return {
-      write: (frozen) => writeFileSync(join(dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED'),
-      isFrozen: () => readFileSync(join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN',
+      write: (frozen) => cg.write('freezer', 'freezer.state', frozen ? 'FROZEN' : 'THAWED'),
+      isFrozen: () => cg.read('freezer', 'freezer.state').trim() === 'FROZEN',
     };
   }
   return {
-    write: (frozen) => writeFileSync(join(dir, 'cgroup.freeze'), frozen ? '1' : '0'),
-    isFrozen: () => /^frozen 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8')),
+    write: (frozen) => cg.write('freezer', 'cgroup.freeze', frozen ? '1' : '0'),
+    isFrozen: () => /^frozen 1$/m.test(cg.read('freezer', 'cgroup.events')),
   };
 }
 
