@@ -15,7 +15,8 @@
         "native/supervisor/plan.c",
         "native/supervisor/host.c",
         "native/supervisor/child.c",
-        "native/supervisor/netlink.c"
+        "native/supervisor/netlink.c",
+        "native/supervisor/netchange.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wshadow"]

@@ -32,3 +32,5 @@ export type {
   SchedulerType,
 } from './driver/runtime/tuning.js';
 export type { DomainStatsOptions, DomainStatsRecord, StatsGroup, TypedParameter } from './driver/runtime/domainstats.js';
+export { InterfaceRequestError, interfaceXML } from './driver/interfacexml.js';
+export type { InterfaceSpec } from './driver/interfacexml.js';

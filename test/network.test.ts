@@ -5,7 +5,7 @@
  * interfaces; all traffic goes to addresses inside those namespaces.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildRootfs, type Rootfs } from './support/rootfs.js';
@@ -173,6 +173,8 @@ describe.skipIf(!ready)('networking (root, inside a test network namespace)', ()
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("error: Failed to start domain 'lost'\nerror: Unable to add bridge nosuchbr port vnet0: No such device\n");
     expect(hostVeths()).toEqual([]);
+    const state = join(root(), 'run/nsvirt/lxc');
+    expect(readdirSync(state).filter((f) => f.startsWith('lost.') && f !== 'lost.laststate')).toEqual([]);
   });
 
   it('100 start/destroy cycles with an interface leave no link', () => {

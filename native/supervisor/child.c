@@ -222,7 +222,7 @@ static int run_op(const struct child_ctx *c, size_t ri, struct err *e)
         struct mflags mf;
         (void)parse_mount_flags(a[1], &mf);
         return remount_bind(a[0], mf.main, e, kw);
-    } else if (net_is_record(kw)) { /* link-rename, link-set, addr-add, route-add */
+    } else if (net_is_record(kw)) { /* link-rename, link-set, addr-add, route-add, link-remove */
         return net_apply(r, e);
     } else {
         return fail(e, kw, EINVAL, "not a child operation");

@@ -7,6 +7,7 @@
  * removes every host resource of the plan when it exits.
  */
 #include "sup.h"
+#include "netchange.h"
 #include "netlink.h"
 
 #include <errno.h>
@@ -73,6 +74,8 @@ static struct {
         unsigned index; /* 0: unknown */
     } *links;           /* made by the current start (veth, macvlan) */
     size_t nlinks;
+    struct net_links hot_links; /* host links made by net-apply, deleted at exit */
+    struct net_links released;  /* cleanup-link names net-apply deleted (the name may belong to another link now) */
     int net_ns_fd; /* the container's network namespace while links moved there may live in it, -1 */
     enum action on_poweroff, on_reboot, on_crash;
     pid_t init_pid;
@@ -85,8 +88,7 @@ static struct {
     struct client clients[MAX_CLIENTS];
 } S;
 
-static void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_(const char *fmt, ...)
+void warnx_(const char *fmt, ...)
 {
     va_list ap;
     char buf[1200];
@@ -169,13 +171,18 @@ static void report_line(const char *line)
     S.report_fd = -1;
 }
 
-static void report_error(const struct err *e)
+void format_error_line(const struct err *e, char *line, size_t size)
 {
-    char step[100], msg[3200], line[3400], num[16];
+    char step[100], msg[3200];
     pct_encode(e->step, step, sizeof(step));
     pct_encode(e->msg, msg, sizeof(msg));
-    snprintf(num, sizeof(num), "%d", e->errnum);
-    snprintf(line, sizeof(line), "error %s %s %s\n", step, num, msg);
+    snprintf(line, size, "error %s %d %s\n", step, e->errnum, msg);
+}
+
+static void report_error(const struct err *e)
+{
+    char line[3400];
+    format_error_line(e, line, sizeof(line));
     warn_err(e);
     report_line(line);
 }
@@ -280,10 +287,11 @@ static void cleanup_all(void)
         S.consoles[i].master = S.consoles[i].slave = -1;
     }
     net_release_ns();
+    net_links_delete_all(&S.hot_links);
     for (size_t i = S.plan.nrecs; i-- > 0;) {
         const struct record *r = &S.plan.recs[i];
         if (!strcmp(r->kw, "cleanup-link")) {
-            if (link_delete(r->argv[0]) != 0)
+            if (!net_links_contains(&S.released, r->argv[0]) && link_delete(r->argv[0]) != 0)
                 warnx_("cleanup-link: cannot delete '%s': %s", r->argv[0], strerror(errno));
         } else if (!strcmp(r->kw, "cleanup-rmdir")) {
             if (rmdir(r->argv[0]) != 0 && errno != ENOENT)
@@ -528,6 +536,19 @@ static int net_setup(struct err *e)
     return 0;
 }
 
+/* Hold the network namespace of the container (process PID) so that its links can be removed when it is done with (net_release_ns). */
+static int hold_container_netns(pid_t pid, const char *step, struct err *e)
+{
+    char path[64];
+    if (S.net_ns_fd >= 0 || !(S.clone_flags & CLONE_NEWNET))
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
+    S.net_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (S.net_ns_fd < 0)
+        return fail(e, step, errno, "cannot open the container's network namespace '%s'", path);
+    return 0;
+}
+
 /* link-netns records: move links into the namespace of the container (process PID). */
 static int net_move_links(pid_t pid, struct err *e)
 {
@@ -535,15 +556,7 @@ static int net_move_links(pid_t pid, struct err *e)
         const struct record *r = &S.plan.recs[i];
         if (strcmp(r->kw, "link-netns") != 0)
             continue;
-        if (S.net_ns_fd < 0 && (S.clone_flags & CLONE_NEWNET)) {
-            /* Held so that its links can be removed when it is done with (net_release_ns). */
-            char path[64];
-            snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
-            S.net_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (S.net_ns_fd < 0)
-                return fail(e, r->kw, errno, "cannot open the container's network namespace '%s'", path);
-        }
-        if (net_move(r, pid, e) != 0)
+        if (hold_container_netns(pid, r->kw, e) != 0 || net_move(r, pid, e) != 0)
             return -1;
     }
     return 0;
@@ -577,10 +590,12 @@ static void net_release_ns(void)
     S.net_ns_fd = -1;
 }
 
-/* Delete the links the last start made that are still here (a failed start, or a restart). */
+/* Delete the links the last start (and net-apply since) made that are still here (a failed start, or a restart). */
 static void net_undo(void)
 {
     net_release_ns();
+    net_links_delete_all(&S.hot_links);
+    net_links_clear(&S.released); /* a restart makes the plan's links again */
     for (size_t i = S.nlinks; i-- > 0;) {
         const struct created_link *l = &S.links[i];
         unsigned now = if_nametoindex(l->name);
@@ -829,6 +844,62 @@ static void attach_console(int ci, size_t con_i)
     c->inlen = 0;
 }
 
+/* After a network change: the host links it made are deleted at exit, those it deleted no longer are. */
+static void adopt_network_change(const struct plan *p, const struct net_links *made)
+{
+    for (size_t i = 0; i < p->nrecs; i++) {
+        const char *name = p->recs[i].argv[0];
+        if (strcmp(p->recs[i].kw, "link-del") != 0)
+            continue;
+        net_links_forget(&S.hot_links, name);
+        if (!net_links_contains(&S.released, name) && net_links_add(&S.released, name, 0) != 0)
+            warnx_("net-apply: cannot record that '%s' is gone: %s", name, strerror(errno));
+    }
+    for (size_t i = 0; i < made->n; i++) {
+        const struct net_link *l = &made->links[i];
+        net_links_forget(&S.released, l->name); /* made again: deleted as a net-apply link */
+        if (net_links_add(&S.hot_links, l->name, l->index) != 0)
+            warnx_("net-apply: cannot record '%s' for deletion at exit: %s", l->name, strerror(errno));
+    }
+}
+
+static int network_change(const char *file, struct err *e)
+{
+    struct plan p;
+    struct net_links made = {0};
+    int rc = -1;
+
+    memset(&p, 0, sizeof(p));
+    if (S.init_pid <= 0)
+        return fail(e, "net-apply", ESRCH, "init is not running");
+    if (!(S.clone_flags & CLONE_NEWNET))
+        return fail(e, "net-apply", EINVAL, "the container has no network namespace of its own");
+    if (plan_load_kind(&p, file, PLAN_NETWORK, e) == 0 && hold_container_netns(S.init_pid, "net-apply", e) == 0 &&
+        net_change_apply(&p, S.init_pid, (S.clone_flags & CLONE_NEWUSER) != 0, &made, e) == 0) {
+        adopt_network_change(&p, &made);
+        rc = 0;
+    }
+    net_links_clear(&made);
+    plan_free(&p);
+    return rc;
+}
+
+/* net-apply FILE: reply `ok` or `error STEP ERRNO MESSAGE`. */
+static void net_apply_command(int ci, char *file)
+{
+    struct err e;
+    char line[3400];
+    memset(&e, 0, sizeof(e));
+    if (pct_decode(file) != 0)
+        fail(&e, "net-apply", EINVAL, "malformed file name");
+    else if (network_change(file, &e) == 0) {
+        send_line(ci, "ok\n");
+        return;
+    }
+    format_error_line(&e, line, sizeof(line));
+    send_line(ci, line);
+}
+
 static void run_command(int ci, char *line)
 {
     char *argv[4] = {0};
@@ -874,6 +945,8 @@ static void run_command(int ci, char *line)
                 close_client(S.consoles[i].client);
             attach_console(ci, i);
         }
+    } else if (!strcmp(argv[0], "net-apply") && argc == 2) {
+        net_apply_command(ci, argv[1]);
     } else if (!strcmp(argv[0], "watch") && argc == 1) {
         S.clients[ci].watch = true;
         send_line(ci, "ok\n");

@@ -318,7 +318,7 @@ int nl_link_set_up(int fd, const char *name, bool up)
     return nl_talk(fd, &q, NULL, NULL);
 }
 
-static int link_delete_index(int fd, int idx)
+int nl_link_delete_index(int fd, int idx)
 {
     struct nlreq q;
     link_req(&q, RTM_DELLINK, 0, idx);
@@ -330,7 +330,35 @@ int nl_link_delete(int fd, const char *name)
     int idx = link_index(name);
     if (idx < 0)
         return -1;
-    return link_delete_index(fd, idx);
+    return nl_link_delete_index(fd, idx);
+}
+
+static int reply_index(const struct nlmsghdr *h, void *arg)
+{
+    const struct ifinfomsg *ifi = NLMSG_DATA(h);
+    if (h->nlmsg_type != RTM_NEWLINK)
+        return 0;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi))) {
+        errno = EPROTO;
+        return -1;
+    }
+    *(int *)arg = ifi->ifi_index;
+    return 0;
+}
+
+int nl_link_index(int fd, const char *name)
+{
+    struct nlreq q;
+    int idx = 0;
+    link_req(&q, RTM_GETLINK, 0, 0);
+    attr_str(&q, IFLA_IFNAME, name);
+    if (nl_talk(fd, &q, reply_index, &idx) != 0)
+        return -1;
+    if (idx <= 0) {
+        errno = ENODEV;
+        return -1;
+    }
+    return idx;
 }
 
 /* ------------------------------------------------------------------ flushing a namespace */
@@ -378,7 +406,7 @@ static int list_links(int fd, struct link_list *l)
 static int flush_one(int fd, int idx, int homefd)
 {
     struct nlreq q;
-    if (link_delete_index(fd, idx) == 0 || errno == ENODEV) /* ENODEV: went with its veth peer */
+    if (nl_link_delete_index(fd, idx) == 0 || errno == ENODEV) /* ENODEV: went with its veth peer */
         return 0;
     if (errno != EOPNOTSUPP)
         return -1;
@@ -478,7 +506,7 @@ static const struct {
 
 static const char *const net_keywords[] = {
     "veth", "macvlan", "link-mac", "link-mtu", "link-master", "link-up", "host-addr", "host-route", "link-netns",
-    "link-rename", "link-set", "addr-add", "route-add",
+    "link-del", "link-rename", "link-set", "addr-add", "route-add", "link-remove",
 };
 
 bool net_is_record(const char *kw)
@@ -716,6 +744,9 @@ static int apply_link(int fd, const struct record *r, struct err *e)
     } else if (!strcmp(kw, "link-rename")) {
         if (nl_link_rename(fd, a[0], a[1]) != 0)
             return fail(e, kw, errno, "cannot rename '%s' to '%s'", a[0], a[1]);
+    } else if (!strcmp(kw, "link-del") || !strcmp(kw, "link-remove")) {
+        if (nl_link_delete(fd, a[0]) != 0 && errno != ENODEV) /* already gone is fine */
+            return fail(e, kw, errno, "cannot delete '%s'", a[0]);
     } else {
         return fail(e, kw, EINVAL, "not a network record");
     }

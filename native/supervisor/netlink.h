@@ -39,6 +39,9 @@ int nl_link_rename(int fd, const char *name, const char *newname);
 /* Move a link into the network namespace of process PID. */
 int nl_link_move_pid(int fd, const char *name, pid_t pid);
 int nl_link_delete(int fd, const char *name);
+int nl_link_delete_index(int fd, int idx);
+/* Index of link NAME in the namespace of socket FD (RTM_GETLINK; ENODEV when there is none). */
+int nl_link_index(int fd, const char *name);
 int nl_addr_add(int fd, const char *name, const struct nl_addr *addr, unsigned prefix, const struct nl_addr *peer);
 int nl_route_add(int fd, const char *name, const struct nl_addr *dst, unsigned prefix, const struct nl_addr *gw,
                  uint32_t metric);
@@ -57,7 +60,7 @@ bool net_is_record(const char *kw);
 const char *net_check(const struct record *r);
 /* A valid interface name (what the kernel accepts). */
 bool net_ifname_ok(const char *name);
-/* Apply one network record (any but link-netns) in the current namespace. */
+/* Apply one network record (any but link-netns) in the current namespace; link-del/link-remove of a missing link succeed. */
 int net_apply(const struct record *r, struct err *e);
 /* link-netns: move the record's link into process PID's network namespace. */
 int net_move(const struct record *r, pid_t pid, struct err *e);

@@ -69,8 +69,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decode in place. Returns 0, or -1 on a malformed field. */
-static int pct_decode(char *s)
+int pct_decode(char *s)
 {
     char *o = s;
     if (strcmp(s, "%-") == 0) {
@@ -221,6 +220,7 @@ static const struct kwspec specs[] = {
     {"host-addr", REC_HOST, 3, 4, false},
     {"host-route", REC_HOST, 6, 6, false},
     {"link-netns", REC_HOST, 1, 1, false},
+    {"link-del", REC_HOST, 1, 1, false},
     {"sethostname", REC_CHILD, 1, 1, false},
     {"mount", REC_CHILD, 5, 5, false},
     {"mount-loop", REC_CHILD, 5, 5, false},
@@ -238,6 +238,7 @@ static const struct kwspec specs[] = {
     {"link-set", REC_CHILD, 2, 2, false},
     {"addr-add", REC_CHILD, 3, 4, false},
     {"route-add", REC_CHILD, 6, 6, false},
+    {"link-remove", REC_CHILD, 1, 1, false},
     {"caps-drop", REC_EXEC, 1, -1, false},
     {"user", REC_EXEC, 2, 2, true},
     {"groups", REC_EXEC, 1, -1, true},
@@ -427,7 +428,7 @@ static int validate(const struct record *r, size_t si, struct vstate *v, struct 
     return 0;
 }
 
-int plan_parse(struct plan *p, char *text, struct err *e)
+static int parse_records(struct plan *p, char *text, enum plan_kind kind, struct err *e)
 {
     size_t cap = 0;
     struct vstate v;
@@ -499,9 +500,13 @@ int plan_parse(struct plan *p, char *text, struct err *e)
             cap = ncap;
         }
         p->recs[p->nrecs++] = r;
+        if (kind == PLAN_NETWORK && !net_is_record(r.kw))
+            return bad(e, &r, "not a network record");
         if (validate(&r, si, &v, e) != 0)
             return -1;
     }
+    if (kind == PLAN_NETWORK)
+        return 0;
     for (size_t si = 0; si < ARRAY_LEN(specs); si++)
         if (!strcmp(specs[si].kw, "exec") && !v.seen[si])
             return plan_error(e, "no exec record");
@@ -515,7 +520,17 @@ int plan_parse(struct plan *p, char *text, struct err *e)
     return 0;
 }
 
+int plan_parse(struct plan *p, char *text, struct err *e)
+{
+    return parse_records(p, text, PLAN_LAUNCH, e);
+}
+
 int plan_load(struct plan *p, const char *path, struct err *e)
+{
+    return plan_load_kind(p, path, PLAN_LAUNCH, e);
+}
+
+int plan_load_kind(struct plan *p, const char *path, enum plan_kind kind, struct err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -558,7 +573,7 @@ int plan_load(struct plan *p, const char *path, struct err *e)
         free(buf);
         return plan_error(e, "plan contains a NUL byte");
     }
-    return plan_parse(p, buf, e);
+    return parse_records(p, buf, kind, e);
 }
 
 void plan_free(struct plan *p)

@@ -27,6 +27,11 @@ struct err {
 int fail(struct err *e, const char *step, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* "nsvirt_lxc: NAME: message" on stderr (main.c). */
+void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "error STEP ERRNO MESSAGE\n", fields percent-encoded (main.c). */
+void format_error_line(const struct err *e, char *line, size_t size);
+
 /* ---- plan.c ---- */
 enum rec_kind { REC_HOST, REC_CHILD, REC_EXEC };
 
@@ -44,12 +49,18 @@ struct plan {
     size_t nrecs;
 };
 
+/* A launch plan (exactly one exec), or a network change for net-apply (network records only). */
+enum plan_kind { PLAN_LAUNCH, PLAN_NETWORK };
+
 int plan_load(struct plan *p, const char *path, struct err *e);
+int plan_load_kind(struct plan *p, const char *path, enum plan_kind kind, struct err *e);
 int plan_parse(struct plan *p, char *text, struct err *e); /* takes ownership of text */
 void plan_free(struct plan *p);
 
 /* Percent-encode one field (`%-` for empty); always NUL-terminates, truncates. */
 void pct_encode(const char *in, char *out, size_t outsz);
+/* Decode a percent-encoded field in place; -1 when it is malformed. */
+int pct_decode(char *s);
 
 int parse_ulong(const char *s, int base, unsigned long max, unsigned long *out);
 int parse_long(const char *s, long min, long max, long *out);

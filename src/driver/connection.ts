@@ -18,6 +18,8 @@ import { sendProcessSignal } from './runtime/signal.js';
 import { enterDomain, type CommandExit, type EnterOptions } from './runtime/enter.js';
 import * as tuning from './runtime/tuning.js';
 import { collectDomainStats, type DomainStatsOptions, type DomainStatsRecord } from './runtime/domainstats.js';
+import type { AffectOptions } from './runtime/impact.js';
+import { interfaceToDetach, interfaceXML, type InterfaceSpec } from './interfacexml.js';
 
 /** libvirt release whose LXC driver behaviour nsvirt follows. */
 export const LIBVIRT_COMPAT_VERSION = 9_000_000;
@@ -234,6 +236,43 @@ export class Domain implements DomainRef {
   /** Traffic counters of one interface (its host device name or MAC), as the guest sees them. */
   async interfaceStats(device: string): Promise<InterfaceStats> {
     return this.driver().interfaceStats(this, device);
+  }
+
+  /**
+   * Add a device (virDomainAttachDeviceFlags): `live` to the running
+   * container, `config` to the persistent definition; neither means the
+   * running domain if it runs, else the definition. Only `<interface>` can be
+   * attached; it is set up inside like an interface present at start.
+   */
+  async attachDevice(xml: string | Uint8Array, opts: AffectOptions = {}): Promise<void> {
+    return this.driver().attachDevice(this, xml, opts);
+  }
+
+  /** Remove a device (virDomainDetachDeviceFlags): the `<interface>` with the XML's MAC address. */
+  async detachDevice(xml: string | Uint8Array, opts: AffectOptions = {}): Promise<void> {
+    return this.driver().detachDevice(this, xml, opts);
+  }
+
+  /** virsh attach-interface: attach the interface these options describe (see interfaceXML). */
+  async attachInterface(spec: InterfaceSpec, opts: AffectOptions = {}): Promise<void> {
+    return this.attachDevice(interfaceXML(spec), opts);
+  }
+
+  /**
+   * virsh detach-interface: detach the interface of `type` (with MAC address
+   * `mac` when there are several), from the persistent definition with
+   * `config`, and from the running domain with `live` (neither: the current
+   * one). Throws InterfaceRequestError when no single interface matches.
+   */
+  async detachInterface(type: string, opts: AffectOptions & { readonly mac?: string } = {}): Promise<void> {
+    if (opts.config) {
+      const { def } = await this.driver().snapshot(this);
+      await this.detachDevice(interfaceToDetach(def, type, opts.mac), { config: true });
+    }
+    if (opts.live || !opts.config) {
+      const { def, live } = await this.driver().snapshot(this);
+      await this.detachDevice(interfaceToDetach(live?.def ?? def, type, opts.mac), { live: opts.live });
+    }
   }
 
   /** Freeze every process of the container (state paused, reason user). */

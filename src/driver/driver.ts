@@ -23,6 +23,8 @@ import type { NamespaceSources } from './runtime/planner.js';
 import { freeze, thaw } from './runtime/freezer.js';
 import { configuredAddresses, interfaceRows, interfaceStats, type InterfaceAddresses, type InterfaceRow, type InterfaceStats } from './runtime/interfaces.js';
 import { controlRequest } from './runtime/control.js';
+import { attachDevice, detachDevice } from './runtime/hotplug.js';
+import type { AffectOptions } from './runtime/impact.js';
 import type { DriverPaths } from './paths.js';
 import { domainGone, domainNotRunning, noDomainWithID, noDomainWithName, noDomainWithUUID } from './errors.js';
 
@@ -280,6 +282,16 @@ export class Driver {
       await thaw(live.def);
       await controlRequest(runtimeFiles(this.paths, ref.name).control, 'set-state running unpaused', 10_000);
     });
+  }
+
+  /** virDomainAttachDeviceFlags: interfaces only (set up inside like boot-time ones). */
+  async attachDevice(ref: DomainRef, xml: string | Uint8Array, opts: AffectOptions = {}): Promise<void> {
+    await attachDevice(this, ref, xml, opts, this.ctx);
+  }
+
+  /** virDomainDetachDeviceFlags: interfaces only, found by MAC address. */
+  async detachDevice(ref: DomainRef, xml: string | Uint8Array, opts: AffectOptions = {}): Promise<void> {
+    await detachDevice(this, ref, xml, opts, this.ctx);
   }
 
   /** Namespaces a definition may join: running domains' init by name, /run/netns for netns. */

@@ -24,7 +24,8 @@ export type VirErrorCode =
   | 'VIR_ERR_SYSTEM_ERROR'
   | 'VIR_ERR_NO_CONNECT'
   | 'VIR_ERR_NO_NETWORK'
-  | 'VIR_ERR_INVALID_CONN';
+  | 'VIR_ERR_INVALID_CONN'
+  | 'VIR_ERR_DEVICE_MISSING';
 
 /** How libvirt's virErrorMsg() renders each code around the detail text. */
 const FORMATS: Record<VirErrorCode, (detail: string) => string> = {
@@ -50,6 +51,7 @@ const FORMATS: Record<VirErrorCode, (detail: string) => string> = {
   VIR_ERR_NO_NETWORK: (d) => `Network not found: ${d}`,
   VIR_ERR_NO_CONNECT: (d) => (d ? `no connection driver available for ${d}` : 'no connection driver available'),
   VIR_ERR_INVALID_CONN: (d) => (d ? `invalid connection pointer in ${d}` : 'invalid connection pointer'),
+  VIR_ERR_DEVICE_MISSING: (d) => `device not found: ${d}`,
 };
 
 export class VirError extends Error {

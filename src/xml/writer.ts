@@ -154,3 +154,10 @@ export function serialize(root: Builder): string {
   writeLibvirt(doc.documentElement, 0, out);
   return out.join('');
 }
+
+/** One element, written by `format` as the only child of an empty document (e.g. a device for attach-device), as libvirt prints it. */
+export function formatStandalone(format: (parent: Builder) => void): string {
+  const doc = create();
+  format(doc);
+  return serialize(doc);
+}

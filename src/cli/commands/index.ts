@@ -9,6 +9,7 @@ import { guestCommands } from './guest.js';
 import { autostartCommands } from './autostart.js';
 import { tuningCommands } from './tuning.js';
 import { networkCommands } from './network.js';
+import { deviceCommands } from './devices.js';
 
 const help: CommandSpec = {
   name: 'help',
@@ -48,6 +49,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...hostCommands,
   ...tuningCommands,
   ...networkCommands,
+  ...deviceCommands,
   help,
 ].sort((a, b) => a.name.localeCompare(b.name));
 

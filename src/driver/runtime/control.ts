@@ -25,6 +25,8 @@ export class SupervisorError extends VirError {
     /** errno the supervisor gave (ESRCH: no init, EBUSY: console taken, …). */
     readonly errno: number,
     readonly reason: string,
+    /** The plan record or phase that failed, for requests that run plan records (net-apply). */
+    readonly step?: string,
   ) {
     super('VIR_ERR_OPERATION_FAILED', reason);
     this.name = 'SupervisorError';
@@ -114,6 +116,18 @@ function okFields(line: string, reply: string[]): string[] {
 export async function controlRequest(socketPath: string, line: string, timeoutMs = DEFAULT_CONTROL_TIMEOUT_MS): Promise<string[]> {
   const { socket, reply } = await exchange(socketPath, line, timeoutMs);
   socket.destroy();
+  return okFields(line, reply);
+}
+
+/**
+ * Send a request that runs plan records (`net-apply FILE`): a refusal is
+ * `error STEP ERRNO MESSAGE`, a SupervisorError naming the step.
+ */
+export async function controlStepRequest(socketPath: string, line: string, timeoutMs = DEFAULT_CONTROL_TIMEOUT_MS): Promise<string[]> {
+  const { socket, reply } = await exchange(socketPath, line, timeoutMs);
+  socket.destroy();
+  const [word, step, errno, reason] = reply;
+  if (word === 'error' && step !== undefined) throw new SupervisorError(line, Number(errno), reason ?? 'unknown error', step);
   return okFields(line, reply);
 }
 

@@ -113,6 +113,15 @@ export function readHostFacts(): HostFacts {
   };
 }
 
+/** The links of the network namespace of process `pid` (its /proc/PID/net/dev; empty when it is gone). */
+export function namespaceLinks(pid: number | 'self'): string[] {
+  return (readFile(`/proc/${pid}/net/dev`) ?? '')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter((n) => n !== '');
+}
+
 /**
  * The links of this process's network namespace (/proc/self/net/dev follows
  * the namespace; /sys/class/net follows whoever mounted sysfs), and the
@@ -120,13 +129,8 @@ export function readHostFacts(): HostFacts {
  * `<bridge name>` a `type='network'` interface plugs into.
  */
 export function readNetworkFacts(networkDir: string): NetworkFacts {
-  const dev = readFile('/proc/self/net/dev') ?? '';
   return {
-    links: dev
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]!.trim())
-      .filter((n) => n !== ''),
+    links: namespaceLinks('self'),
     bridgeOfNetwork(name) {
       const text = readFile(join(networkDir, `${name}.xml`));
       if (text === undefined) return undefined;

@@ -15,7 +15,7 @@ import { readHostFacts, readNetworkFacts } from './hostfacts.js';
 import { buildLaunchPlan, type NamespaceSources } from './planner.js';
 import { encodeLaunchPlan } from './plan.js';
 import { isSupervisorAlive, launchSupervisor, readStatus } from './supervisor.js';
-import { reconcileStopped, withLiveAdditions } from './livestate.js';
+import { reconcileStopped, withLiveAdditions, writeInterfaceNames } from './livestate.js';
 import { controlRequest } from './control.js';
 import { compileDeviceFilter, type DeviceRule } from './devicefilter.js';
 import { deviceFilterAttach } from '../../native.js';
@@ -61,8 +61,6 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
   const files = runtimeFiles(paths, def.name);
   ensureDirectory(paths.stateDir, 0o755);
   ensureDirectory(paths.logDir, 0o700);
-  // Made here, as root of the host: a container root in a user namespace may not create it.
-  ensureDirectory(files.stageDir, 0o755);
   const plan = buildLaunchPlan({
     def,
     files,
@@ -71,6 +69,8 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
     namespaces,
     network: readNetworkFacts(paths.networkDir),
   });
+  // Made here, as root of the host: a container root in a user namespace may not create it.
+  ensureDirectory(files.stageDir, 0o755);
   writeFileAtomic(files.liveXml, formatDomainXML(def, { inactive: true, secure: true }), 0o600);
   writeFileAtomic(files.plan, encodeLaunchPlan(plan), 0o600);
   appendFileSync(files.log, `${timestamp()}: starting up\n`, { mode: 0o600 });
@@ -79,7 +79,7 @@ export async function startDomain(paths: DriverPaths, def: DomainDef, namespaces
     const { supervisorPid } = await launchSupervisor(files.plan, files.log);
     // The running definition with libvirt's live additions (id, partition, implicit root, console ptys).
     const consoles = readStatus(files.status)?.consoles ?? [];
-    writeFileAtomic(files.interfaces, JSON.stringify(plan.interfaceNames), 0o644);
+    writeInterfaceNames(files.interfaces, plan.interfaceNames);
     const live = withLiveAdditions(def, supervisorPid, consoles, plan.interfaceNames);
     writeFileAtomic(files.liveXml, formatDomainXML(live, { secure: true }), 0o600);
     return supervisorPid;

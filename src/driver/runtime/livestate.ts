@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { DomainDef } from '../../xml/model.js';
 import type { ParseContext } from '../../xml/context.js';
 import { parseDomainXML } from '../../xml/parse.js';
+import { formatDomainXML } from '../../xml/format.js';
 import { writeFileAtomic } from '../atomic.js';
 import { tryExclusiveLock } from '../lock.js';
 import type { LiveDomain, LiveState } from '../live.js';
@@ -70,12 +71,24 @@ export function withLiveAdditions(
   return live;
 }
 
-function readInterfaceNames(path: string): Array<{ host?: string; guest: string }> {
+/** The names each running interface got (host end, name inside), by position. */
+export type RunningInterfaceNames = Array<{ host?: string; guest: string }>;
+
+export function readInterfaceNames(path: string): RunningInterfaceNames {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Array<{ host?: string; guest: string }>;
+    return JSON.parse(readFileSync(path, 'utf8')) as RunningInterfaceNames;
   } catch {
     return [];
   }
+}
+
+export function writeInterfaceNames(path: string, names: Readonly<RunningInterfaceNames>): void {
+  writeFileAtomic(path, JSON.stringify(names), 0o644);
+}
+
+/** Record a changed running definition (ROOT/run/nsvirt/lxc/NAME.xml), as startDomain writes it. */
+export function saveRunningDefinition(paths: DriverPaths, def: DomainDef): void {
+  writeFileAtomic(runtimeFiles(paths, def.name).liveXml, formatDomainXML(def, { secure: true }), 0o600);
 }
 
 /** How the domain last stopped, kept while it is shut off (libvirt keeps it in the daemon). */

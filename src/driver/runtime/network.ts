@@ -4,7 +4,8 @@
  * lxcContainerRenameAndEnableInterfaces inside): veth pairs for bridge,
  * network and ethernet interfaces, macvlan for direct ones, host interfaces
  * handed over by `<hostdev type='net'>`; then, inside, the names, addresses,
- * routes and link states the definition asks for.
+ * routes and link states the definition asks for. The same records, one
+ * interface at a time, add and remove interfaces of a running container.
  */
 import { VirError } from '../../xml/errors.js';
 import type { DomainDef } from '../../xml/model.js';
@@ -93,6 +94,56 @@ function bridgeOf(iface: InterfaceDef, facts: NetworkFacts, hostEnd: string): st
   return bridge;
 }
 
+/** The records of one interface: host side, guest side, and the names it gets. */
+export interface InterfacePlan {
+  readonly host: HostNetOp[];
+  readonly child: ChildOp[];
+  /** The host end the supervisor deletes when the container ends (veth only). */
+  readonly cleanupLink?: string;
+  readonly names: InterfaceNames;
+}
+
+const duplicateMac = (mac: string): VirError => unsupported(`MAC address ${mac} is used by two interfaces`);
+
+/**
+ * One (supported) interface: its link made on the host (veth pair or
+ * macvlan), plugged in, moved into the container, then named `guest` and
+ * configured inside.
+ */
+function interfacePlan(iface: InterfaceDef, guest: string, facts: NetworkFacts, freeName: (prefix: string) => string): InterfacePlan {
+  const host: HostNetOp[] = [];
+  let moved: string;
+  let hostName: string | undefined;
+  if (iface.type === 'direct') {
+    if (!facts.links.includes(iface.source.dev)) {
+      throw new VirError('VIR_ERR_SYSTEM_ERROR', `Unable to create macvlan device on '${iface.source.dev}': No such device`);
+    }
+    moved = freeName('macvlan');
+    host.push({ op: 'macvlan', name: moved, lower: iface.source.dev, mode: iface.source.mode === 'passthrough' ? 'passthru' : iface.source.mode });
+  } else {
+    const hostEnd = iface.hostDevName && !/%d/.test(iface.hostDevName) ? iface.hostDevName : freeName('vnet');
+    hostName = hostEnd;
+    moved = freeName('vnet');
+    const bridge = bridgeOf(iface, facts, hostEnd);
+    host.push({ op: 'veth', host: hostEnd, peer: moved });
+    if (iface.mtu !== undefined) host.push({ op: 'link-mtu', name: hostEnd, mtu: iface.mtu });
+    if (bridge !== undefined) host.push({ op: 'link-master', name: hostEnd, bridge });
+    host.push({ op: 'link-up', name: hostEnd });
+    if (iface.type === 'ethernet') {
+      for (const ip of iface.source.ips) host.push({ op: 'host-addr', name: hostEnd, address: ip.address, prefix: defaultPrefix(ip), peer: ip.peer ?? '' });
+      for (const r of iface.source.routes) host.push({ op: 'host-route', name: hostEnd, route: routeFields(r) });
+    }
+  }
+  host.push({ op: 'link-mac', name: moved, mac: iface.mac.address });
+  if (iface.mtu !== undefined) host.push({ op: 'link-mtu', name: moved, mtu: iface.mtu });
+  host.push({ op: 'link-netns', name: moved });
+  return {
+    host,
+    child: guestSide(moved, guest, iface.guestIp.ips, iface.guestIp.routes, iface.linkState),
+    ...(hostName === undefined ? { names: { guest } } : { cleanupLink: hostName, names: { host: hostName, guest } }),
+  };
+}
+
 /** Every interface, host side then guest side. */
 export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
   const plan: NetworkPlan = { host: [], child: [], cleanupLinks: [], names: [] };
@@ -101,37 +152,13 @@ export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
   let defaultGuestIndex = 0;
   for (const iface of def.devices.interfaces) {
     checkSupported(iface);
-    if (macs.has(iface.mac.address)) throw unsupported(`MAC address ${iface.mac.address} is used by two interfaces`);
+    if (macs.has(iface.mac.address)) throw duplicateMac(iface.mac.address);
     macs.add(iface.mac.address);
-    const guest = iface.guestDevName ?? `eth${defaultGuestIndex++}`;
-    let moved: string;
-    let hostName: string | undefined;
-    if (iface.type === 'direct') {
-      if (!facts.links.includes(iface.source.dev)) {
-        throw new VirError('VIR_ERR_SYSTEM_ERROR', `Unable to create macvlan device on '${iface.source.dev}': No such device`);
-      }
-      moved = freeName('macvlan');
-      plan.host.push({ op: 'macvlan', name: moved, lower: iface.source.dev, mode: iface.source.mode === 'passthrough' ? 'passthru' : iface.source.mode });
-    } else {
-      const hostEnd = iface.hostDevName && !/%d/.test(iface.hostDevName) ? iface.hostDevName : freeName('vnet');
-      hostName = hostEnd;
-      moved = freeName('vnet');
-      const bridge = bridgeOf(iface, facts, hostEnd);
-      plan.host.push({ op: 'veth', host: hostEnd, peer: moved });
-      if (iface.mtu !== undefined) plan.host.push({ op: 'link-mtu', name: hostEnd, mtu: iface.mtu });
-      if (bridge !== undefined) plan.host.push({ op: 'link-master', name: hostEnd, bridge });
-      plan.host.push({ op: 'link-up', name: hostEnd });
-      if (iface.type === 'ethernet') {
-        for (const ip of iface.source.ips) plan.host.push({ op: 'host-addr', name: hostEnd, address: ip.address, prefix: defaultPrefix(ip), peer: ip.peer ?? '' });
-        for (const r of iface.source.routes) plan.host.push({ op: 'host-route', name: hostEnd, route: routeFields(r) });
-      }
-      plan.cleanupLinks.push(hostEnd);
-    }
-    plan.names.push(hostName === undefined ? { guest } : { host: hostName, guest });
-    plan.host.push({ op: 'link-mac', name: moved, mac: iface.mac.address });
-    if (iface.mtu !== undefined) plan.host.push({ op: 'link-mtu', name: moved, mtu: iface.mtu });
-    plan.host.push({ op: 'link-netns', name: moved });
-    plan.child.push(...guestSide(moved, guest, iface.guestIp.ips, iface.guestIp.routes, iface.linkState));
+    const one = interfacePlan(iface, iface.guestDevName ?? `eth${defaultGuestIndex++}`, facts, freeName);
+    plan.host.push(...one.host);
+    plan.child.push(...one.child);
+    if (one.cleanupLink !== undefined) plan.cleanupLinks.push(one.cleanupLink);
+    plan.names.push(one.names);
   }
   for (const hd of def.devices.hostdevs) {
     if (hd.mode !== 'capabilities' || hd.type !== 'net') continue;
@@ -140,6 +167,57 @@ export function networkPlan(def: DomainDef, facts: NetworkFacts): NetworkPlan {
     plan.child.push(...guestSide(hd.interfaceName, hd.interfaceName, hd.ip.ips, hd.ip.routes, hd.ip.ips.length > 0 ? 'up' : undefined));
   }
   return plan;
+}
+
+const DEFAULT_GUEST_NAME = /^eth\d+$/;
+
+/**
+ * The guest name of an interface added to a running container without a
+ * `<guest dev>`: default names continue after those the running interfaces
+ * got (eth0, eth1 …), skipping names already taken inside.
+ */
+function nextGuestName(running: readonly InterfaceDef[], guestLinks: readonly string[]): string {
+  const taken = new Set([...guestLinks, ...running.flatMap((i) => (i.guestDevName === undefined ? [] : [i.guestDevName]))]);
+  for (let n = running.filter((i) => DEFAULT_GUEST_NAME.test(i.guestDevName ?? '')).length; ; n++) {
+    if (!taken.has(`eth${n}`)) return `eth${n}`;
+  }
+}
+
+/**
+ * Records that add `iface` to a running container whose interfaces are
+ * `running` (with the names they got) and whose namespace has `guestLinks`:
+ * the same set-up as at start, with names free on the host and inside.
+ */
+export function attachInterfacePlan(
+  iface: InterfaceDef,
+  running: readonly InterfaceDef[],
+  facts: NetworkFacts,
+  guestLinks: readonly string[],
+): InterfacePlan {
+  checkSupported(iface);
+  if (running.some((i) => i.mac.address === iface.mac.address)) throw duplicateMac(iface.mac.address);
+  const guest = iface.guestDevName ?? nextGuestName(running, guestLinks);
+  return interfacePlan(iface, guest, facts, nameAllocator([...facts.links, ...guestLinks]));
+}
+
+/**
+ * Records that remove a running interface: the host end of a veth pair
+ * (its peer goes with it), or the macvlan inside the container (which
+ * libvirt refuses to detach).
+ */
+export function detachInterfacePlan(iface: InterfaceDef): { host: HostNetOp[]; child: ChildOp[] } {
+  switch (iface.type) {
+    case 'bridge':
+    case 'network':
+    case 'ethernet':
+      if (iface.hostDevName === undefined) throw new VirError('VIR_ERR_INTERNAL_ERROR', `interface ${iface.mac.address} has no host device`);
+      return { host: [{ op: 'link-del', name: iface.hostDevName }], child: [] };
+    case 'direct':
+      if (iface.guestDevName === undefined) throw new VirError('VIR_ERR_INTERNAL_ERROR', `interface ${iface.mac.address} has no guest device`);
+      return { host: [], child: [{ op: 'link-remove', name: iface.guestDevName }] };
+    default:
+      throw unsupported('Only bridged veth devices can be detached');
+  }
 }
 
 /** Inside: the name, addresses, link state and routes (routes need the link up). */

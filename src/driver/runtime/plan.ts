@@ -35,7 +35,9 @@ export type ChildOp =
   | { op: 'link-rename'; from: string; to: string }
   | { op: 'link-set'; name: string; state: 'up' | 'down' }
   | { op: 'addr-add'; name: string; address: string; prefix: number; peer: string }
-  | { op: 'route-add'; name: string; route: RouteFields };
+  | { op: 'route-add'; name: string; route: RouteFields }
+  /** Delete a link inside (a missing one is fine): only in a network change (net-apply). */
+  | { op: 'link-remove'; name: string };
 
 /** family, destination, prefix, gateway ('' = none), metric ('0' = default). */
 export type RouteFields = readonly [string, string, string, string, string];
@@ -50,7 +52,9 @@ export type HostNetOp =
   | { op: 'link-up'; name: string }
   | { op: 'host-addr'; name: string; address: string; prefix: number; peer: string }
   | { op: 'host-route'; name: string; route: RouteFields }
-  | { op: 'link-netns'; name: string };
+  | { op: 'link-netns'; name: string }
+  /** Delete a host link (a missing one is fine). */
+  | { op: 'link-del'; name: string };
 
 export interface InitSpec {
   /** Absolute path inside the container; argv[0] included in argv. */
@@ -121,6 +125,7 @@ function opRecord(op: ChildOp): Rec {
     case 'remount':
       return [op.op, op.path, op.flags];
     case 'ifup':
+    case 'link-remove':
       return [op.op, op.name];
     case 'link-rename':
       return [op.op, op.from, op.to];
@@ -147,6 +152,7 @@ function hostNetRecord(op: HostNetOp): Rec {
       return [op.op, op.name, op.bridge];
     case 'link-up':
     case 'link-netns':
+    case 'link-del':
       return [op.op, op.name];
     case 'host-addr':
       return [op.op, op.name, op.address, String(op.prefix), op.peer];
@@ -196,3 +202,7 @@ export function planRecords(plan: LaunchPlan): Rec[] {
 }
 
 export const encodeLaunchPlan = (plan: LaunchPlan): string => encodePlan(planRecords(plan));
+
+/** A network change for a running container (the control command net-apply): host records, then child operations. */
+export const encodeNetworkChange = (host: readonly HostNetOp[], child: readonly ChildOp[]): string =>
+  encodePlan([...host.map(hostNetRecord), ...child.map(opRecord)]);

@@ -14,15 +14,14 @@ import type { DomainDef } from '../../xml/model.js';
 import { VirError, invalidArg } from '../../xml/errors.js';
 import { formatDomainXML } from '../../xml/format.js';
 import { MEMORY_UNLIMITED_KIB } from '../../xml/units.js';
-import { writeFileAtomic } from '../atomic.js';
-import type { DomainRef, DomainSnapshot } from '../driver.js';
-import { domainNotRunning } from '../errors.js';
+import type { DomainRef } from '../driver.js';
 import type { LiveDomain } from '../live.js';
 import { withDomainLock } from '../lock.js';
-import { runtimeFiles } from './files.js';
+import { impactOf, type AffectOptions } from './impact.js';
 import { readHostFacts, type HostFacts } from './hostfacts.js';
 import { domainCgroup, requireController, type DomainCgroup } from './domaincgroup.js';
 import { runningDomain, type DomainSource } from './running.js';
+import { saveRunningDefinition } from './livestate.js';
 import {
   applySchedulerConfig,
   applySchedulerLive,
@@ -55,17 +54,8 @@ import {
 import { cpuMapSize, cpuTimeNs, memoryUsageKiB, perCpuTimeNs, presentCpus, swapUsageKiB, userSystemTimeNs } from './cgroupusage.js';
 
 export type { SchedulerChanges, SchedulerParameters } from './schedparams.js';
+export type { AffectOptions } from './impact.js';
 export type { BlkioDeviceList, BlkioDeviceValue, BlkioParameterChanges, BlkioParameters } from './blkioparams.js';
-
-/**
- * Which definition a call acts on (libvirt's VIR_DOMAIN_AFFECT_LIVE and
- * _CONFIG). Neither: the running domain if it runs, else the persistent
- * definition (VIR_DOMAIN_AFFECT_CURRENT).
- */
-export interface AffectOptions {
-  readonly live?: boolean;
-  readonly config?: boolean;
-}
 
 /** What these calls need from the driver. */
 export interface TuningSource extends DomainSource {
@@ -119,23 +109,6 @@ export interface CPUStats {
   readonly perCpuTimeNs: readonly bigint[] | undefined;
 }
 
-const transientConfig = (): VirError => new VirError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-
-interface Impact {
-  readonly live: boolean;
-  readonly config: boolean;
-}
-
-/** virDomainObjUpdateModificationImpact. */
-function impactOf(snapshot: DomainSnapshot, opts: AffectOptions): Impact {
-  const current = !opts.live && !opts.config;
-  const live = opts.live === true || (current && snapshot.live !== undefined);
-  const config = opts.config === true || (current && snapshot.live === undefined);
-  if (live && !snapshot.live) throw domainNotRunning();
-  if (config && !snapshot.persistent) throw transientConfig();
-  return { live, config };
-}
-
 /** virDomainObjGetOneDef's refusal of both at once. */
 function oneDefinition(opts: AffectOptions): void {
   if (opts.live && opts.config) {
@@ -167,11 +140,6 @@ interface Change {
   config?(def: DomainDef): void;
 }
 
-/** The running definition as startDomain writes it. */
-function saveRunningDefinition(source: DomainSource, def: DomainDef): void {
-  writeFileAtomic(runtimeFiles(source.paths, def.name).liveXml, formatDomainXML(def, { secure: true }), 0o600);
-}
-
 /**
  * Apply `change` where `opts` says. Live first, as libvirt does; the running
  * definition records whatever the cgroups took, even when a later write fails.
@@ -190,7 +158,7 @@ async function modify(source: TuningSource, ref: DomainRef, opts: AffectOptions,
       try {
         change.live(domainCgroup(live, facts), live, facts);
       } finally {
-        saveRunningDefinition(source, live);
+        saveRunningDefinition(source.paths, live);
       }
     }
   });
