@@ -167,6 +167,30 @@ describe.skipIf(!ready)('networking (root, inside a test network namespace)', ()
     expect(ipn('-o', 'link', 'show', 'type', 'macvlan')).toBe('');
   });
 
+  it('hostdev net: a host interface moves in under its own name, with its <ip> applied (libvirt ignores them)', async () => {
+    ipn('link', 'add', 'hostnic', 'type', 'veth', 'peer', 'name', 'hostnic-peer');
+    ipn('addr', 'add', '10.99.0.1/24', 'dev', 'hostnic-peer');
+    ipn('link', 'set', 'hostnic-peer', 'up');
+    define(
+      'owner',
+      "<hostdev mode='capabilities' type='net'><source><interface>hostnic</interface></source><ip address='10.99.0.2' prefix='24'/></hostdev>",
+    );
+    expect(nsvirsh('start', 'owner')).toMatchObject({ code: 0 });
+    try {
+      const inside = execFileSync('nsenter', ['-t', String(initPid('owner')), '-n', 'ip', '-o', 'addr', 'show', 'hostnic'], { encoding: 'utf8' });
+      expect(inside).toContain('10.99.0.2/24');
+      expect(ipn('-o', 'link', 'show')).not.toMatch(/ hostnic@/);
+      const stop = listen(initPid('owner'), '10.99.0.2', 7004);
+      try {
+        await eventually(() => canConnect('ns', '10.99.0.2', 7004));
+      } finally {
+        stop();
+      }
+    } finally {
+      nsvirsh('destroy', 'owner');
+    }
+  });
+
   it('bad input: an unknown bridge fails clearly and leaves no link behind', () => {
     define('lost', "<interface type='bridge'><source bridge='nosuchbr'/></interface>");
     const r = nsvirsh('start', 'lost');

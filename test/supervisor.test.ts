@@ -371,6 +371,10 @@ class Fixture {
       await this.waitExit().catch(() => undefined);
     }
     for (const cg of this.cgroupDirs) {
+      // A frozen task only dies once thawed.
+      for (const [file, thawed] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) {
+        if (existsSync(join(cg, file))) writeFileSync(join(cg, file), thawed);
+      }
       for (let i = 0; i < 100 && existsSync(cg); i++) {
         for (const pid of (readIf(join(cg, 'cgroup.procs')) ?? '').split('\n').filter(Boolean)) {
           try {

@@ -958,8 +958,9 @@ static void run_command(int ci, char *line)
             return;
         }
         snprintf(reason, sizeof(reason), "%s", argv[2]);
-        send_line(ci, "ok\n");
+        /* Recorded before the reply: whoever asked reads the status file next. */
         set_state(!strcmp(argv[1], "paused") ? ST_PAUSED : ST_RUNNING, reason);
+        send_line(ci, "ok\n");
     } else {
         reply_error(ci, EINVAL, "unknown command");
     }
