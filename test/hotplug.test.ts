@@ -5,14 +5,12 @@
  * only): the driver runs inside a network namespace the test creates, as in
  * network.test.ts, and every link it makes is checked gone afterwards.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildRootfs, type Rootfs } from './support/rootfs.js';
-import { useTempRoot } from './support/tmproot.js';
-import { packageRoot } from '../src/package.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, networkTestsCanRun, useTestNetwork } from './support/netns.js';
 import { runCli } from '../src/cli/nsvirsh.js';
 import { InterfaceRequestError, interfaceToDetach, interfaceXML } from '../src/driver/interfacexml.js';
 import { parseDomainXML } from '../src/xml/parse.js';
@@ -99,38 +97,15 @@ describe('detach-interface picks one interface (virshDomainDetachInterface)', ()
 
 /* ------------------------------------------------------------------ real containers */
 
-const isRoot = process.getuid?.() === 0;
-const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'nsvirsh.js');
-const ready = isRoot && existsSync(CLI);
+const ready = networkTestsCanRun();
 if (!ready) console.warn('hotplug.test.ts: container tests skipped (they need root and a built dist/: npm run build)');
 
-const NS = `nsvirt-hp-${process.pid}`;
-const { root } = useTempRoot('nsvirt-hp-');
-let rootfs: Rootfs;
-
-const ipn = (...args: string[]): string => execFileSync('ip', ['-n', NS, ...args], { encoding: 'utf8' });
-
-/** veth links of the test namespace other than the uplink pair the test made itself. */
-const hostVeths = (): string[] =>
-  ipn('-o', 'link', 'show', 'type', 'veth')
-    .split('\n')
-    .filter((l) => l !== '' && !/ uplink(-peer)?@/.test(l));
+const net = useTestNetwork('nsvirt-hp');
+const { root, ipn, hostVeths, nsvirsh, define, initPid } = net;
 
 const bridgePorts = (): string[] => (ipn('-o', 'link', 'show', 'master', 'br0').match(/ vnet\d+@/g) ?? []).map((p) => p.slice(1, -1)).sort();
 
-function nsvirsh(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('nsenter', [`--net=/run/netns/${NS}`, process.execPath, CLI, '-c', 'lxc:///', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NSVIRT_ROOT: root() },
-    cwd: root(),
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
 const ok = (stdout: string) => ({ code: 0, stdout, stderr: '' });
-
-const initPid = (name: string): number =>
-  Number(/init_pid=(\d+)/.exec(readFileSync(join(root(), 'run/nsvirt/lxc', `${name}.status`), 'utf8'))![1]);
 
 /** `ip ARGS` inside the container's network namespace. */
 const inside = (name: string, ...args: string[]): string =>
@@ -141,43 +116,6 @@ const insideLinks = (name: string): string[] =>
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(': ')[1]!.split('@')[0]!);
-
-function canConnect(host: string, port: number): boolean {
-  const script = `const s=require('net').connect(${port},'${host}',()=>{s.end();process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),2000)`;
-  return spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', script]).status === 0;
-}
-
-function listenInside(name: string, host: string, port: number): () => void {
-  const script = `require('net').createServer((c)=>c.end()).listen(${port},'${host}')`;
-  const child = spawn('nsenter', ['-t', String(initPid(name)), '-n', process.execPath, '-e', script]);
-  return () => child.kill('SIGKILL');
-}
-
-async function eventually(cond: () => boolean, ms = 5000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); ) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function define(name: string, devices: string, features = '', extra = ''): void {
-  writeFileSync(
-    join(root(), `${name}.xml`),
-    `<domain type='lxc'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <os><type>exe</type><init>/bin/sleep</init><initarg>300</initarg></os>
-  <features>${features}</features>
-  ${extra}
-  <devices>
-    <filesystem type='mount'><source dir='${rootfs.path}'/><target dir='/'/></filesystem>
-    ${devices}
-    <console type='pty'/>
-  </devices>
-</domain>`,
-  );
-  expect(nsvirsh('define', `${name}.xml`).code).toBe(0);
-}
 
 /** One request on the domain's control socket, its reply decoded. */
 function control(name: string, line: string): Promise<string[]> {
@@ -202,27 +140,6 @@ function deviceFile(name: string, xml: string): string {
 }
 
 describe.skipIf(!ready)('interface hot-plug (root, inside a test network namespace)', () => {
-  beforeAll(() => {
-    rootfs = buildRootfs({ rebootHelper: false });
-  });
-  afterAll(() => {
-    rootfs?.remove();
-  });
-  beforeEach(() => {
-    chmodSync(root(), 0o755);
-    execFileSync('ip', ['netns', 'add', NS]);
-    ipn('link', 'set', 'lo', 'up');
-    ipn('link', 'add', 'br0', 'type', 'bridge');
-    ipn('addr', 'add', '10.77.0.1/24', 'dev', 'br0');
-    ipn('link', 'set', 'br0', 'up');
-    ipn('link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink-peer');
-    ipn('link', 'set', 'uplink', 'up');
-  });
-  afterEach(() => {
-    execFileSync('ip', ['netns', 'del', NS]);
-    expect(existsSync(`/run/netns/${NS}`)).toBe(false);
-  });
-
   it('attached interfaces are set up like boot-time ones, reachable, listed, and removed again on detach', async () => {
     define('web', "<interface type='bridge'><mac address='52:54:00:77:00:02'/><source bridge='br0'/><ip address='10.77.0.2' prefix='24'/></interface>");
     expect(nsvirsh('start', 'web').code).toBe(0);
@@ -238,9 +155,9 @@ describe.skipIf(!ready)('interface hot-plug (root, inside a test network namespa
       expect(eth1).toContain('52:54:00:77:00:05');
       expect(eth1).toMatch(/[<,]UP[,>]/);
       expect(bridgePorts()).toEqual(['vnet0', 'vnet1']);
-      const stop = listenInside('web', '10.77.0.5', 7101);
+      const stop = net.listen(initPid('web'), '10.77.0.5', 7101);
       try {
-        await eventually(() => canConnect('10.77.0.5', 7101));
+        await eventually(() => net.canConnect('ns', '10.77.0.5', 7101));
       } finally {
         stop();
       }

@@ -1,111 +1,22 @@
 /**
  * Container networking for real (root only). The driver runs inside a
- * network namespace the test creates (`ip netns exec`), so the bridge, the
+ * network namespace the test creates (test/support/netns.ts), so the bridge, the
  * host ends and every address live there and never on the machine's own
  * interfaces; all traffic goes to addresses inside those namespaces.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildRootfs, type Rootfs } from './support/rootfs.js';
-import { useTempRoot } from './support/tmproot.js';
-import { packageRoot } from '../src/package.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, networkTestsCanRun, useTestNetwork } from './support/netns.js';
 
-const isRoot = process.getuid?.() === 0;
-const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'nsvirsh.js');
-const ready = isRoot && existsSync(CLI);
+const ready = networkTestsCanRun();
 if (!ready) console.warn('network.test.ts: skipped (needs root and a built dist/: npm run build)');
 
-const NS = `nsvirt-net-${process.pid}`;
-const { root } = useTempRoot('nsvirt-net-');
-let rootfs: Rootfs;
-
-const ipn = (...args: string[]): string => execFileSync('ip', ['-n', NS, ...args], { encoding: 'utf8' });
-
-/** veth links in the test namespace other than the uplink pair the test made itself. */
-const hostVeths = (): string[] =>
-  ipn('-o', 'link', 'show', 'type', 'veth')
-    .split('\n')
-    .filter((l) => l !== '' && !/ uplink(-peer)?@/.test(l));
-
-/**
- * nsvirsh run inside the test's network namespace. nsenter --net switches
- * only the network namespace (`ip netns exec` would also hide the host's
- * cgroup mounts behind a fresh /sys).
- */
-function nsvirsh(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('nsenter', [`--net=/run/netns/${NS}`, process.execPath, CLI, '-c', 'lxc:///', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NSVIRT_ROOT: root() },
-    cwd: root(),
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-const initPid = (name: string): number =>
-  Number(/init_pid=(\d+)/.exec(readFileSync(join(root(), 'run/nsvirt/lxc', `${name}.status`), 'utf8'))![1]);
-
-/** Connect from inside `pid`'s network namespace to host:port (a node one-liner, no ping needed). */
-function canConnect(pid: number | 'ns', host: string, port: number): boolean {
-  const script = `const s=require('net').connect(${port},'${host}',()=>{s.end();process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),2000)`;
-  const cmd = pid === 'ns' ? ['ip', ['netns', 'exec', NS, process.execPath, '-e', script]] : ['nsenter', ['-t', String(pid), '-n', process.execPath, '-e', script]];
-  return spawnSync(cmd[0] as string, cmd[1] as string[]).status === 0;
-}
-
-/** A TCP listener inside `pid`'s network namespace (or the test namespace). */
-function listen(pid: number | 'ns', host: string, port: number): () => void {
-  const script = `require('net').createServer((c)=>c.end()).listen(${port},'${host}')`;
-  const child = pid === 'ns' ? spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', script]) : spawn('nsenter', ['-t', String(pid), '-n', process.execPath, '-e', script]);
-  return () => child.kill('SIGKILL');
-}
-
-async function eventually(cond: () => boolean, ms = 5000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); ) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const domain = (name: string, iface: string): string => `<domain type='lxc'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <os><type>exe</type><init>/bin/sleep</init><initarg>300</initarg></os>
-  <devices>
-    <filesystem type='mount'><source dir='${rootfs.path}'/><target dir='/'/></filesystem>
-    ${iface}
-    <console type='pty'/>
-  </devices>
-</domain>`;
-
-function define(name: string, iface: string): void {
-  writeFileSync(join(root(), `${name}.xml`), domain(name, iface));
-  expect(nsvirsh('define', `${name}.xml`).code).toBe(0);
-}
+const net = useTestNetwork('nsvirt-net');
+const { root, ipn, hostVeths, nsvirsh, define, initPid, canConnect, listen } = net;
 
 describe.skipIf(!ready)('networking (root, inside a test network namespace)', () => {
-  beforeAll(() => {
-    rootfs = buildRootfs({ rebootHelper: false });
-  });
-  afterAll(() => {
-    rootfs?.remove();
-  });
-  beforeEach(() => {
-    chmodSync(root(), 0o755);
-    execFileSync('ip', ['netns', 'add', NS]);
-    ipn('link', 'set', 'lo', 'up');
-    ipn('link', 'add', 'br0', 'type', 'bridge');
-    ipn('addr', 'add', '10.77.0.1/24', 'dev', 'br0');
-    ipn('link', 'set', 'br0', 'up');
-    // A lower device for macvlan (this kernel has no dummy driver): one end of a veth pair.
-    ipn('link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink-peer');
-    ipn('link', 'set', 'uplink', 'up');
-  });
-  afterEach(() => {
-    execFileSync('ip', ['netns', 'del', NS]);
-    expect(existsSync(`/run/netns/${NS}`)).toBe(false);
-  });
-
   it('two containers on a bridge reach each other and the bridge; destroy removes the host ends', async () => {
     define('web', "<interface type='bridge'><mac address='52:54:00:77:00:02'/><source bridge='br0'/><ip address='10.77.0.2' prefix='24'/><route address='0.0.0.0' prefix='0' gateway='10.77.0.1'/></interface>");
     define('db', "<interface type='bridge'><mac address='52:54:00:77:00:03'/><source bridge='br0'/><ip address='10.77.0.3' prefix='24'/></interface>");
