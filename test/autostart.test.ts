@@ -3,13 +3,13 @@
  * with virsh's lines, and nsvirt-autostart starting the marked domains at
  * boot (that part needs root: it starts real containers).
  */
+import { runNsvirsh, type CliResult } from './support/cli.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../src/driver/connection.js';
 import { driverPaths } from '../src/driver/paths.js';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { packageRoot } from '../src/package.js';
 import { domainXML, useTempRoot } from './support/tmproot.js';
 import { processesMentioning, runnableDomainXML } from './support/runnable.js';
@@ -21,17 +21,7 @@ const IS_ROOT = process.getuid?.() === 0;
 const conn = () => connect(undefined, { root: root(), onWarning: () => {} });
 const paths = () => driverPaths({ root: root() });
 
-async function nsvirsh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: { NSVIRT_ROOT: root() },
-    cwd: root(),
-  });
-  return { code, stdout, stderr };
-}
+const nsvirsh = (args: string[]): Promise<CliResult> => runNsvirsh(args, { env: { NSVIRT_ROOT: root() }, cwd: root() });
 
 const autostartEntries = (): string[] => (existsSync(paths().autostartDir) ? readdirSync(paths().autostartDir) : []);
 

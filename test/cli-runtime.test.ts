@@ -6,12 +6,13 @@
  * (root) and run nsvirsh as a program where a terminal or inherited stdio
  * matters (the console under script(1), which gives it a pty).
  */
+import { sleep } from './support/wait.js';
+import { runNsvirsh } from './support/cli.js';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { connect } from '../src/driver/connection.js';
 import { driverPaths } from '../src/driver/paths.js';
 import { packageRoot } from '../src/package.js';
@@ -28,7 +29,6 @@ interface Result {
   stderr: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -39,17 +39,7 @@ async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Pr
 }
 
 function cli(root: () => string): (args: string[]) => Promise<Result> {
-  return async (args) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, {
-      stdout: (t) => (stdout += t),
-      stderr: (t) => (stderr += t),
-      env: { NSVIRT_ROOT: root() },
-      cwd: root(),
-    });
-    return { code, stdout, stderr };
-  };
+  return (args) => runNsvirsh(args, { env: { NSVIRT_ROOT: root() }, cwd: root() });
 }
 
 const failed = (stderr: string, stdout = '\n'): Result => ({ code: 1, stdout, stderr });

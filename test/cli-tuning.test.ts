@@ -4,10 +4,11 @@
  * error lines (reference §5). Shut-off behaviour needs no container; the
  * live commands start real ones (root) and check the kernel's files.
  */
+import { containerCgroupFile, hostLeftovers } from './support/leftovers.js';
+import { runNsvirsh } from './support/cli.js';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { buildRootfs, type Rootfs } from './support/rootfs.js';
 import { domainXML, useTempRoot } from './support/tmproot.js';
 
@@ -20,17 +21,7 @@ interface Result {
 const { root } = useTempRoot('nsvirt-cli-tune-');
 beforeEach(() => chmodSync(root(), 0o755));
 
-async function nsvirsh(...args: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: { NSVIRT_ROOT: root() },
-    cwd: root(),
-  });
-  return { code, stdout, stderr };
-}
+const nsvirsh = (...args: string[]): Promise<Result> => runNsvirsh(args, { env: { NSVIRT_ROOT: root() }, cwd: root() });
 
 const ok = (stdout: string): Result => ({ code: 0, stdout: `${stdout}\n`, stderr: '' });
 const failed = (stderr: string, stdout = '\n'): Result => ({ code: 1, stdout, stderr });
@@ -200,25 +191,9 @@ describe.skipIf(!isRoot)('a running domain (root)', () => {
   </devices>
 </domain>`;
 
-  const cgroupFile = (name: string, hierarchy: string, file: string): string =>
-    readFileSync(join('/sys/fs/cgroup', hierarchy, 'machine', `${name}.libvirt-lxc`, file), 'utf8').trim();
+  const cgroupFile = containerCgroupFile;
 
-  function leftovers(name: string): string[] {
-    const found = readdirSync('/sys/fs/cgroup')
-      .map((h) => join('/sys/fs/cgroup', h, 'machine', `${name}.libvirt-lxc`))
-      .filter((d) => existsSync(d));
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root())) found.push(`process ${pid}`);
-      } catch {
-        // exited
-      }
-    }
-    if (readFileSync('/proc/mounts', 'utf8').includes(root())) found.push('mount under the test root');
-    const state = join(root(), 'run/nsvirt/lxc');
-    if (existsSync(state)) found.push(...readdirSync(state).filter((f) => f.startsWith(`${name}.`) && !f.endsWith('.laststate')));
-    return found;
-  }
+  const leftovers = (name: string): string[] => hostLeftovers(root(), name);
 
   async function withRunning(name: string, body: () => Promise<void>): Promise<void> {
     await define(name, containerXML(name));

@@ -3,12 +3,12 @@
  * blank line after each command unless -q, error lines and exit codes.
  * Runs in-process through runCli; the last block runs the compiled binary.
  */
+import { runNsvirsh } from './support/cli.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { driverPaths } from '../src/driver/paths.js';
 import { packageRoot } from '../src/package.js';
 import { haveOracle, oracleCases, oracleFile } from './support/conformance.js';
@@ -24,17 +24,8 @@ interface Result {
   stderr: string;
 }
 
-async function nsvirsh(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: { NSVIRT_ROOT: root(), ...opts.env },
-    cwd: opts.cwd ?? root(),
-  });
-  return { code, stdout, stderr };
-}
+const nsvirsh = (args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Result> =>
+  runNsvirsh(args, { env: { NSVIRT_ROOT: root(), ...opts.env }, cwd: opts.cwd ?? root() });
 
 /** Write NAME.xml into the test root and define it. */
 async function define(name: string, opts: Parameters<typeof domainXML>[1] = {}): Promise<void> {

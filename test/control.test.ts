@@ -4,6 +4,7 @@
  * relays (both directions, one session at a time, forced takeover),
  * signals to init and status events. Needs root; removes what it made.
  */
+import { sleep } from './support/wait.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,6 @@ import {
 } from '../src/driver/runtime/control.js';
 import { isRoot, TestContainer } from './support/container.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Everything a stream delivers, as text, and whether it has ended. */
 function collect(stream: Duplex): { text: () => string; ended: () => boolean } {

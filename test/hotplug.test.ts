@@ -5,13 +5,13 @@
  * only): the driver runs inside a network namespace the test creates, as in
  * network.test.ts, and every link it makes is checked gone afterwards.
  */
+import { runNsvirsh, type CliResult } from './support/cli.js';
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually, networkTestsCanRun, useTestNetwork } from './support/netns.js';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { InterfaceRequestError, interfaceToDetach, interfaceXML } from '../src/driver/interfacexml.js';
 import { parseDomainXML } from '../src/xml/parse.js';
 import { defaultContext } from '../src/xml/context.js';
@@ -19,12 +19,7 @@ import { decodeLine, encodePlan } from './support/plan.js';
 
 /* ------------------------------------------------------------------ the XML attach-interface builds */
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, cwd: '/' });
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]): Promise<CliResult> => runNsvirsh(args, { env: {}, cwd: '/' });
 
 describe('attach-interface XML (virsh cmdAttachInterface)', () => {
   it('bridge, network and direct sources, then target, mac, model and mtu in virsh order', () => {

@@ -9,6 +9,7 @@
  * own interfaces; traffic only goes between these namespaces. The namespaces
  * are removed afterwards and checked to be gone.
  */
+import { sleep, waitFor } from './support/wait.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,17 +36,6 @@ const HAS_TOOLS = ['ip', 'nsenter', 'bash'].every((t) => {
 
 if (!IS_ROOT || !HAS_TOOLS) console.warn('netlink tests skipped: they need root, ip, nsenter and bash');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 

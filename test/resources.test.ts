@@ -4,6 +4,7 @@
  * is OOM-killed, a device outside the ACL gives EPERM, a frozen container
  * makes no progress — plus 100 start/destroy cycles that leave no cgroup.
  */
+import { eventually } from './support/wait.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -39,14 +40,6 @@ const log = (name: string): string => {
   const path = join(root(), 'var/log/nsvirt/lxc', `${name}.log`);
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 };
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function cgroupsLeft(prefix: string): string[] {
   const left: string[] = [];
@@ -104,7 +97,7 @@ describe.skipIf(!isRoot)('resource control (root)', () => {
       containerXML('hungry', 'head -c 256M /dev/zero | tail > /dev/null; echo "tail status $?"; exec sleep 300', "\n  <memtune><hard_limit unit='MiB'>32</hard_limit></memtune>"),
     );
     try {
-      await waitFor(() => log('hungry').includes('tail status'));
+      await eventually(() => log('hungry').includes('tail status'));
       expect(log('hungry')).toMatch(/tail status 137/); // SIGKILL from the OOM killer
       expect(cgroupFile('memory', 'hungry', 'memory.oom_control')).toMatch(/oom_kill [1-9]/);
       expect((await dom.getState()).state).toBe('running'); // init itself survived
@@ -123,7 +116,7 @@ describe.skipIf(!isRoot)('resource control (root)', () => {
       ),
     );
     try {
-      await waitFor(() => log('acl').includes('null ok'));
+      await eventually(() => log('acl').includes('null ok'));
       expect(log('acl')).toContain('mknod ok');
       // /dev is the container's own tmpfs (no nodev): only the device cgroup stands in the way.
       expect(log('acl')).toMatch(/mem: .*Operation not permitted/);
@@ -138,7 +131,7 @@ describe.skipIf(!isRoot)('resource control (root)', () => {
     try {
       const init = Number(/init_pid=(\d+)/.exec(readFileSync(join(root(), 'run/nsvirt/lxc/frost.status'), 'utf8'))![1]);
       const count = (): number => Number(readFileSync(`/proc/${init}/root/tmp/count`, 'utf8') || 0);
-      await waitFor(() => count() > 3);
+      await eventually(() => count() > 3);
       await dom.suspend();
       expect(await dom.getState()).toEqual({ state: 'paused', reason: 'user' });
       expect(cgroupFile('freezer', 'frost', 'freezer.state')).toBe('FROZEN');
@@ -148,7 +141,7 @@ describe.skipIf(!isRoot)('resource control (root)', () => {
       await dom.suspend(); // already paused: fine
       await dom.resume();
       expect(await dom.getState()).toEqual({ state: 'running', reason: 'unpaused' });
-      await waitFor(() => count() > frozenAt + 3);
+      await eventually(() => count() > frozenAt + 3);
       await expect(dom.resume()).rejects.toThrow('Requested operation is not valid: domain is already running');
       // Destroying a frozen container works too.
       await dom.suspend();

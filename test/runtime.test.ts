@@ -4,12 +4,14 @@
  * way the kernel shows it, the lifecycle, and that every start, stop and
  * failure leaves nothing behind. Needs root; skipped with a message otherwise.
  */
+import { hostLeftovers } from './support/leftovers.js';
+import { eventually } from './support/wait.js';
+import { runNsvirsh, type CliResult } from './support/cli.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type Domain } from '../src/index.js';
-import { runCli } from '../src/cli/nsvirsh.js';
 import { buildRootfs, type Rootfs } from './support/rootfs.js';
 import { useTempRoot } from './support/tmproot.js';
 
@@ -55,17 +57,8 @@ function containerXML(name: string, script: string, extra: { devices?: string; t
 </domain>`;
 }
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['-c', 'lxc:///', ...args], {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: { ...process.env, NSVIRT_ROOT: root() },
-    cwd: root(),
-  });
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]): Promise<CliResult> =>
+  runNsvirsh(['-c', 'lxc:///', ...args], { env: { ...process.env, NSVIRT_ROOT: root() }, cwd: root() });
 
 const nsenter = (pid: number, args: string[]): string =>
   execFileSync('nsenter', ['-t', String(pid), '-a', ...args], { encoding: 'utf8', env: { PATH: '/bin:/usr/bin' } });
@@ -79,36 +72,7 @@ async function initPid(dom: Domain): Promise<number> {
   return Number(/init_pid=(\d+)/.exec(status)![1]);
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Everything a container may leave on the host. */
-function leftovers(name: string): string[] {
-  const found: string[] = [];
-  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    const dir = join('/sys/fs/cgroup', hierarchy, 'machine', `${name}.libvirt-lxc`);
-    if (existsSync(dir)) found.push(dir);
-  }
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(root())) found.push(`process ${pid}: ${cmd.replace(/\0/g, ' ')}`);
-    } catch {
-      // exited
-    }
-  }
-  if (readFileSync('/proc/mounts', 'utf8').includes(root())) found.push('mount under the test root');
-  const state = join(root(), 'run/nsvirt/lxc');
-  if (existsSync(state)) {
-    found.push(...readdirSync(state).filter((f) => f.startsWith(`${name}.`) && !f.endsWith('.laststate')).map((f) => join(state, f)));
-  }
-  return found;
-}
+const leftovers = (name: string): string[] => hostLeftovers(root(), name);
 
 describe.skipIf(!isRoot)('containers (root)', () => {
   it('isolates every namespace, as the kernel shows it, and cleans up on destroy', async () => {
@@ -127,7 +91,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
       for (const ns of ['mnt', 'uts', 'ipc', 'pid', 'net', 'cgroup']) expect(nsInode(pid, ns)).not.toBe(nsInode('self', ns));
       expect(nsInode(pid, 'user')).toBe(nsInode('self', 'user'));
       // SysV IPC: the segment the container made is not the host's.
-      await waitFor(() => nsenter(pid, ['ipcs', '-m']).includes('0x'));
+      await eventually(() => nsenter(pid, ['ipcs', '-m']).includes('0x'));
       expect(execFileSync('ipcs', ['-m'], { encoding: 'utf8' })).not.toContain(nsenter(pid, ['ipcs', '-m']).match(/0x[0-9a-f]+/)![0]);
       // Own mount table with a read-only /proc/sys and a private /dev.
       const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
@@ -196,7 +160,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     try {
       const id = await looping.getID();
       const first = await initPid(looping);
-      await waitFor(async () => {
+      await eventually(async () => {
         const pid = await initPid(looping).catch(() => 0);
         return pid !== 0 && pid !== first;
       });
@@ -210,7 +174,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     );
     if (rootfs.hasRebootHelper) {
       await crashing.create();
-      await waitFor(async () => (await crashing.getState()).state === 'crashed');
+      await eventually(async () => (await crashing.getState()).state === 'crashed');
       expect(await crashing.isActive()).toBe(true);
       await crashing.destroy();
       expect(await crashing.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
@@ -331,13 +295,13 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     // Supervisor killed: the domain is shut off (failed), its resources removed.
     await dom.create();
     process.kill((await dom.getID())!, 'SIGKILL');
-    await waitFor(async () => (await dom.getState()).state === 'shutoff');
+    await eventually(async () => (await dom.getState()).state === 'shutoff');
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
     expect(leftovers('victim')).toEqual([]);
     // Init killed: on_poweroff (destroy) ends the domain as shut down.
     await dom.create();
     process.kill(await initPid(dom), 'SIGKILL');
-    await waitFor(async () => (await dom.getState()).state === 'shutoff');
+    await eventually(async () => (await dom.getState()).state === 'shutoff');
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
     expect(leftovers('victim')).toEqual([]);
     // The CLI killed in the middle of a start: the next command sees a running
@@ -349,7 +313,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     await new Promise((r) => setTimeout(r, 150));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    await waitFor(() => !existsSync(join(root(), 'run/nsvirt/lxc/victim.plan')) || existsSync(join(root(), 'run/nsvirt/lxc/victim.status')));
+    await eventually(() => !existsSync(join(root(), 'run/nsvirt/lxc/victim.plan')) || existsSync(join(root(), 'run/nsvirt/lxc/victim.status')));
     const state = (await dom.getState()).state;
     expect(['running', 'shutoff']).toContain(state);
     if (state === 'running') await dom.destroy();
@@ -369,7 +333,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     const firstInit = await initPid(dom);
     await dom.reboot({ mode: ['signal'] });
     // Between the two inits the status reads 'shutoff' with no init: wait for the new one to run.
-    await waitFor(async () => {
+    await eventually(async () => {
       try {
         const pid = await initPid(dom);
         return pid !== 0 && pid !== firstInit && (await dom.getState()).state === 'running';
@@ -380,7 +344,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     expect(await dom.getID()).toBe(id);
     expect((await dom.getState()).state).toBe('running');
     await dom.shutdown({ mode: ['signal'] });
-    await waitFor(async () => (await dom.getState()).state === 'shutoff');
+    await eventually(async () => (await dom.getState()).state === 'shutoff');
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
     } finally {
       if (await dom.isActive()) await dom.destroy();
@@ -396,7 +360,7 @@ describe.skipIf(!isRoot)('containers (root)', () => {
     expect(Number(id)).toBeGreaterThan(0);
     expect((await cli('list')).stdout).toMatch(new RegExp(` ${id} +clidom +running\n`));
     expect((await cli('dumpxml', 'clidom')).stdout).toMatch(new RegExp(`<domain type='lxc' id='${id}'>`));
-    await waitFor(() => readFileSync(join(root(), 'var/log/nsvirt/lxc/clidom.log'), 'utf8').includes('hello from the console'));
+    await eventually(() => readFileSync(join(root(), 'var/log/nsvirt/lxc/clidom.log'), 'utf8').includes('hello from the console'));
     // virsh prints the blank line after failed commands too.
     expect(await cli('start', 'clidom')).toEqual({ code: 1, stdout: '\n', stderr: 'error: Domain is already active\n' });
     expect(await cli('destroy', 'clidom')).toEqual({ code: 0, stdout: "Domain 'clidom' destroyed\n\n", stderr: '' });

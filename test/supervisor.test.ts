@@ -3,6 +3,7 @@
  * driven by hand-written plans. Real namespaces, cgroups, ptys and loop
  * devices: needs root. Every test removes what it made and checks it is gone.
  */
+import { sleep, waitFor } from './support/wait.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -37,17 +38,6 @@ if (!IS_ROOT) console.warn('supervisor tests skipped: they need root (namespaces
 
 // ------------------------------------------------------------------ helpers
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const readIf = (p: string): string | undefined => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
 /** Content of a file the container writes, once complete (non-empty, newline-terminated). */

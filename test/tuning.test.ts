@@ -4,7 +4,8 @@
  * cgroup2 has no controllers); everything else against real containers
  * (root), checked in the kernel's own files, with nothing left behind.
  */
-import { existsSync, readFileSync, readdirSync, statSync, chmodSync } from 'node:fs';
+import { containerCgroupFile, hostLeftovers } from './support/leftovers.js';
+import { existsSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type Domain } from '../src/index.js';
@@ -292,31 +293,9 @@ describe.skipIf(!isRoot)('running containers (root)', () => {
   </devices>
 </domain>`;
 
-  /** The container's directory in a v1 hierarchy of this host. */
-  const cgroupFile = (name: string, hierarchy: string, file: string): string =>
-    readFileSync(join('/sys/fs/cgroup', hierarchy, 'machine', `${name}.libvirt-lxc`, file), 'utf8').trim();
+  const cgroupFile = containerCgroupFile;
 
-  /** Everything a container may leave on the host. */
-  function leftovers(name: string): string[] {
-    const found: string[] = [];
-    for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-      const dir = join('/sys/fs/cgroup', hierarchy, 'machine', `${name}.libvirt-lxc`);
-      if (existsSync(dir)) found.push(dir);
-    }
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root())) found.push(`process ${pid}`);
-      } catch {
-        // exited
-      }
-    }
-    if (readFileSync('/proc/mounts', 'utf8').includes(root())) found.push('mount under the test root');
-    const state = join(root(), 'run/nsvirt/lxc');
-    if (existsSync(state)) {
-      found.push(...readdirSync(state).filter((f) => f.startsWith(`${name}.`) && !f.endsWith('.laststate')));
-    }
-    return found;
-  }
+  const leftovers = (name: string): string[] => hostLeftovers(root(), name);
 
   async function running(name: string, extra = ''): Promise<Domain> {
     const dom = await open().defineXML(containerXML(name, extra));

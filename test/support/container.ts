@@ -4,6 +4,7 @@
  * The container shares the host's files (read-only use) but has its own
  * namespaces, a /proc of its own, cgroups and consoles. Needs root.
  */
+import { sleep } from './wait.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,6 @@ function cgroupDirs(name: string): string[] {
   return dirs;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function processAlive(pid: number): boolean {
   try {

@@ -12,17 +12,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { packageRoot } from '../../src/package.js';
 import { buildRootfs, type Rootfs } from './rootfs.js';
 import { useTempRoot } from './tmproot.js';
+import type { CliResult } from './cli.js';
 
 export const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'nsvirsh.js');
 
 /** Root and a compiled dist/ (the driver must run in another network namespace than vitest). */
 export const networkTestsCanRun = (): boolean => process.getuid?.() === 0 && existsSync(CLI);
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface TestNetwork {
   readonly ns: string;
@@ -125,9 +120,4 @@ export function useTestNetwork(prefix: string): TestNetwork {
   return harness;
 }
 
-export async function eventually(cond: () => boolean, ms = 5000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); ) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from './wait.js';

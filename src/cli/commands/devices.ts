@@ -8,24 +8,12 @@ import { InterfaceRequestError, interfaceXML, type InterfaceSpec } from '../../d
 import type { AffectOptions } from '../../driver/runtime/impact.js';
 import { GROUPS, domainOption, type CommandOptions, type CommandSpec, type OptionSpec } from '../spec.js';
 import type { Session } from '../session.js';
+import { CONFIG, CURRENT, LIVE, PERSISTENT, exclusiveOptionsOk } from '../exclusive.js';
 
-const AFFECT_OPTIONS: readonly OptionSpec[] = [
-  { name: 'persistent', type: 'bool', help: 'make live change persistent' },
-  { name: 'config', type: 'bool', help: 'affect next boot' },
-  { name: 'live', type: 'bool', help: 'affect running domain' },
-  { name: 'current', type: 'bool', help: 'affect current domain' },
-];
+const AFFECT_OPTIONS: readonly OptionSpec[] = [PERSISTENT, CONFIG, LIVE, CURRENT];
 
-/** VSH_EXCLUSIVE_OPTIONS_VAR for --persistent/--current, --current/--live, --current/--config; false after the error. */
-function exclusiveOptionsOk(session: Session, opts: CommandOptions): boolean {
-  for (const [a, b] of [['persistent', 'current'], ['current', 'live'], ['current', 'config']] as const) {
-    if (opts.flag(a) && opts.flag(b)) {
-      session.error(`Options --${a} and --${b} are mutually exclusive`);
-      return false;
-    }
-  }
-  return true;
-}
+/** VSH_EXCLUSIVE_OPTIONS_VAR for --persistent/--current, --current/--live, --current/--config. */
+const AFFECT_EXCLUSIONS = [['persistent', 'current'], ['current', 'live'], ['current', 'config']] as const;
 
 /**
  * The flags virsh passes. No option at all calls virDomainAttachDevice /
@@ -48,7 +36,7 @@ function deviceCommand(action: 'attach' | 'detach'): CommandSpec {
     description: `${Action} device from an XML <file>.`,
     options: [domainOption(), { name: 'file', type: 'data', required: true, help: 'XML file' }, ...AFFECT_OPTIONS],
     async run(session: Session, opts: CommandOptions) {
-      if (!exclusiveOptionsOk(session, opts)) return false;
+      if (!exclusiveOptionsOk(session, opts, AFFECT_EXCLUSIONS)) return false;
       const dom = await session.domain(opts);
       if (!dom) return false;
       const file = opts.required('file');
@@ -101,7 +89,7 @@ const attachInterface: CommandSpec = {
     { name: 'print-xml', type: 'bool', help: 'print XML document rather than attach the interface' },
   ],
   async run(session, opts) {
-    if (!exclusiveOptionsOk(session, opts)) return false;
+    if (!exclusiveOptionsOk(session, opts, AFFECT_EXCLUSIONS)) return false;
     const mtu = mtuOption(session, opts);
     if (mtu === null) return false;
     const spec: InterfaceSpec = {
@@ -144,7 +132,7 @@ const detachInterface: CommandSpec = {
     ...AFFECT_OPTIONS,
   ],
   async run(session, opts) {
-    if (!exclusiveOptionsOk(session, opts)) return false;
+    if (!exclusiveOptionsOk(session, opts, AFFECT_EXCLUSIONS)) return false;
     const dom = await session.domain(opts);
     if (!dom) return false;
     const affect = await affectedDefinitions(dom, opts);

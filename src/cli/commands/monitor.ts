@@ -1,4 +1,5 @@
 /** Domain Monitoring commands: list, dominfo, domstate, domid, domname, domuuid. */
+import { exclusiveOptionsOk } from '../exclusive.js';
 import type { Domain, ListDomainsFilter } from '../../driver/connection.js';
 import type { DomainState } from '../../driver/state.js';
 import { GROUPS, domainOption, type CommandOptions, type CommandSpec } from '../spec.js';
@@ -75,12 +76,7 @@ const list: CommandSpec = {
     const byUUID = opts.flag('uuid');
     const byName = opts.flag('name');
     const byID = opts.flag('id');
-    for (const other of ['name', 'uuid', 'id'] as const) {
-      if (opts.flag('table') && opts.flag(other)) {
-        session.error(`Options --table and --${other} are mutually exclusive`);
-        return false;
-      }
-    }
+    if (!exclusiveOptionsOk(session, opts, [['table', 'name'], ['table', 'uuid'], ['table', 'id']])) return false;
     const domains = await session.connected.listAllDomains(listFilter(opts));
     const listed = await Promise.all(domains.map(async (dom) => ({ dom, id: await dom.getID() })));
     listed.sort(compareListed);

@@ -19,25 +19,26 @@ import type { StatsGroup } from '../../driver/runtime/domainstats.js';
 import type { DomainState } from '../../driver/state.js';
 import { CommandOptions, GROUPS, domainOption, type CommandSpec, type OptionSpec } from '../spec.js';
 import type { Session } from '../session.js';
+import { CONFIG, CURRENT, LIVE, exclusiveOptionsOk } from '../exclusive.js';
 
 /* ---------- shared option handling ---------- */
 
-const CONFIG: OptionSpec = { name: 'config', type: 'bool', help: 'affect next boot' };
-const LIVE: OptionSpec = { name: 'live', type: 'bool', help: 'affect running domain' };
-const CURRENT: OptionSpec = { name: 'current', type: 'bool', help: 'affect current domain' };
 
 /** "%-15s: %s" */
 const param = (name: string, value: string | number | bigint): string => `${name.padEnd(15)}: ${value}\n`;
 
 /** VSH_EXCLUSIVE_OPTIONS_VAR for --current against --live and --config; undefined after printing the error. */
 function affectOptions(session: Session, opts: CommandOptions): AffectOptions | undefined {
-  for (const other of ['live', 'config'] as const) {
-    if (opts.flag('current') && opts.flag(other)) {
-      session.error(`Options --current and --${other} are mutually exclusive`);
-      return undefined;
-    }
-  }
+  if (!exclusiveOptionsOk(session, opts, [['current', 'live'], ['current', 'config']])) return undefined;
   return { live: opts.flag('live'), config: opts.flag('config') };
+}
+
+/** The --live/--config/--current choice and the domain; undefined after virsh's error line. */
+async function affectedDomain(session: Session, opts: CommandOptions): Promise<{ affect: AffectOptions; dom: Domain } | undefined> {
+  const affect = affectOptions(session, opts);
+  if (!affect) return undefined;
+  const dom = await session.domain(opts);
+  return dom ? { affect, dom } : undefined;
 }
 
 /** vshCommandOptInt: a whole int; undefined when absent, null after printing the error. */
@@ -132,10 +133,9 @@ const schedinfo: CommandSpec = {
     { name: 'set', type: 'argv', help: 'parameter=value' },
   ],
   async run(session, opts) {
-    const affect = affectOptions(session, opts);
-    if (!affect) return false;
-    const dom = await session.domain(opts);
-    if (!dom) return false;
+    const target = await affectedDomain(session, opts);
+    if (!target) return false;
+    const { affect, dom } = target;
     let nparams: number;
     try {
       const scheduler = await dom.getSchedulerType();
@@ -205,10 +205,9 @@ const memtune: CommandSpec = {
     CURRENT,
   ],
   async run(session, opts) {
-    const affect = affectOptions(session, opts);
-    if (!affect) return false;
-    const dom = await session.domain(opts);
-    if (!dom) return false;
+    const target = await affectedDomain(session, opts);
+    if (!target) return false;
+    const { affect, dom } = target;
     const changes: { -readonly [K in keyof MemoryParameterChanges]: MemoryLimit } = {};
     for (const [name, key] of MEMTUNE_OPTIONS) {
       const size = memtuneSize(session, opts, name);
@@ -260,10 +259,9 @@ const blkiotune: CommandSpec = {
     CURRENT,
   ],
   async run(session, opts) {
-    const affect = affectOptions(session, opts);
-    if (!affect) return false;
-    const dom = await session.domain(opts);
-    if (!dom) return false;
+    const target = await affectedDomain(session, opts);
+    if (!target) return false;
+    const { affect, dom } = target;
     const weight = intOption(session, opts, 'weight');
     if (weight === null) return false;
     if (weight !== undefined && weight <= 0) {
@@ -310,10 +308,9 @@ function memorySizeCommand(name: 'setmem' | 'setmaxmem'): CommandSpec {
       CURRENT,
     ],
     async run(session, opts) {
-      const affect = affectOptions(session, opts);
-      if (!affect) return false;
-      const dom = await session.domain(opts);
-      if (!dom) return false;
+      const target = await affectedDomain(session, opts);
+      if (!target) return false;
+      const { affect, dom } = target;
       const kib = sizeKiB(session, opts);
       if (kib === undefined) return false;
       // No option at all calls virDomainSetMemory / virDomainSetMaxMemory, which have their own defaults.

@@ -50,10 +50,12 @@ const V1_CONTROLLERS = new Set([
   'net_prio', 'hugetlb', 'pids', 'rdma', 'misc',
 ]);
 
-function cgroupMounts(): CgroupMount[] {
+type MountEntry = ReturnType<typeof mountinfo>[number];
+
+function cgroupMounts(entries: readonly MountEntry[]): CgroupMount[] {
   const seen = new Set<string>();
   const mounts: CgroupMount[] = [];
-  for (const m of mountinfo()) {
+  for (const m of entries) {
     if (m.fstype !== 'cgroup' && m.fstype !== 'cgroup2') continue;
     const options =
       m.fstype === 'cgroup'
@@ -104,9 +106,10 @@ function readFile(path: string): string | undefined {
 }
 
 export function readHostFacts(): HostFacts {
+  const mounts = mountinfo();
   return {
-    cgroupMounts: cgroupMounts(),
-    mountPoints: mountinfo().map((m) => m.mountPoint),
+    cgroupMounts: cgroupMounts(mounts),
+    mountPoints: mounts.map((m) => m.mountPoint),
     blockFilesystems: blockFilesystems(),
     stat,
     readFile,
